@@ -1,0 +1,2 @@
+pub mod simulate;
+pub mod staff;

@@ -1,0 +1,1 @@
+//! The routing engine. (The router issue fills this crate.)
