@@ -1,0 +1,458 @@
+//! Dasan's storage: one [`Store`] trait, two engines.
+//!
+//! - [`sqlite::SqliteStore`]: the embedded default, a file in the data
+//!   directory, WAL with `synchronous=FULL` so that a consultation is on disk
+//!   before it is acknowledged.
+//! - [`postgres::PgStore`]: production, by URL.
+//!
+//! Every open migrates first. Times are stored as UTC milliseconds since the
+//! epoch (`BIGINT`) on both engines, so both answer every query identically.
+//! Only this crate knows SQL.
+
+mod convert;
+pub mod postgres;
+pub mod sqlite;
+mod stats;
+
+use std::fmt;
+
+use base64::Engine;
+use dasan_core::{
+    Agent, AgentId, CategoryCode, Channel, Consultation, ConsultationId, NewAgent, NewConsultation,
+    PhoneNumber, Role, Taxonomy, Timestamp,
+};
+use serde::Serialize;
+
+pub use stats::{
+    Buckets, HeavyUsers, Milestone, MonthCount, MonthlyAverage, Share, Statistics,
+    compute_statistics,
+};
+
+/// What can go wrong in storage. The HTTP layer maps these to status codes;
+/// the text of `Database` is for logs, never for API bodies.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(value: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(e, ref msg) = value {
+            if e.code == rusqlite::ErrorCode::ConstraintViolation {
+                return StoreError::Conflict(msg.clone().unwrap_or_default());
+            }
+        }
+        StoreError::Database(value.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(value: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &value {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+        }
+        StoreError::Database(value.to_string())
+    }
+}
+
+impl From<dasan_core::DomainError> for StoreError {
+    fn from(value: dasan_core::DomainError) -> Self {
+        StoreError::Corrupt(value.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a URL names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH` (relative) or `sqlite:///abs/path`.
+    Sqlite(std::path::PathBuf),
+    /// `postgres://...` or `postgresql://...`.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::InvalidUrl("sqlite:// needs a path".into()));
+            }
+            Ok(DatabaseUrl::Sqlite(path.into()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            Err(StoreError::InvalidUrl(
+                "expected sqlite://PATH or postgres://...".into(),
+            ))
+        }
+    }
+}
+
+/// Never prints a PostgreSQL password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => write!(f, "{}", redact_url(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Filters of a consultation listing. `category` matches the code and all its
+/// descendants (`transport` finds `transport.taxi`).
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationFilter {
+    /// Inclusive lower bound on `started_at`.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound on `started_at`.
+    pub to: Option<Timestamp>,
+    pub category: Option<CategoryCode>,
+    pub channel: Option<Channel>,
+    pub citizen_phone: Option<PhoneNumber>,
+}
+
+/// Where a page ends: newest first by `(started_at, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub started_at_millis: i64,
+    pub id: ConsultationId,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(24);
+        bytes.extend_from_slice(&self.started_at_millis.to_be_bytes());
+        bytes.extend_from_slice(self.id.0.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn decode(text: &str) -> Result<Self> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        if bytes.len() != 24 {
+            return Err(StoreError::InvalidCursor);
+        }
+        let millis = i64::from_be_bytes(
+            bytes[..8]
+                .try_into()
+                .map_err(|_| StoreError::InvalidCursor)?,
+        );
+        let id = uuid::Uuid::from_slice(&bytes[8..]).map_err(|_| StoreError::InvalidCursor)?;
+        Ok(Cursor {
+            started_at_millis: millis,
+            id: ConsultationId(id),
+        })
+    }
+}
+
+/// One page of consultations, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Consultation>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// An API token as stored: only a hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    pub id: uuid::Uuid,
+    pub role: Role,
+    pub label: String,
+    pub created_at: Timestamp,
+}
+
+/// One line of the audit log: who touched citizens' records, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    /// The token or user id that acted.
+    pub actor: String,
+    /// What was done, e.g. `consultation.read`, `consultation.list`.
+    pub action: String,
+    /// What it was done to (a consultation id; a phone is stored redacted).
+    pub subject: String,
+}
+
+/// The storage contract every engine fulfils. The conformance suite in
+/// `tests/conformance.rs` runs against each real engine.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// Stores one consultation durably; returns it as stored.
+    async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation>;
+    /// Stores many at once (demo history, imports); all or nothing.
+    async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()>;
+    async fn get_consultation(&self, id: ConsultationId) -> Result<Option<Consultation>>;
+    async fn list_consultations(
+        &self,
+        filter: &ConsultationFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page>;
+    async fn count_consultations(&self) -> Result<u64>;
+    /// The raw aggregates the statistics are computed from.
+    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets>;
+
+    async fn taxonomy(&self) -> Result<Taxonomy>;
+
+    async fn create_agent(&self, agent: &NewAgent, id: AgentId) -> Result<Agent>;
+    async fn get_agent(&self, id: AgentId) -> Result<Option<Agent>>;
+    async fn list_agents(&self) -> Result<Vec<Agent>>;
+
+    async fn create_token(&self, record: &TokenRecord, secret_hash: &[u8]) -> Result<()>;
+    async fn find_token(&self, secret_hash: &[u8]) -> Result<Option<TokenRecord>>;
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// Either engine, chosen by URL at start-up.
+#[derive(Clone)]
+pub enum AnyStore {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl AnyStore {
+    /// Opens (creating a SQLite file and its folder if needed) and migrates.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                Ok(AnyStore::Sqlite(sqlite::SqliteStore::open(path).await?))
+            }
+            DatabaseUrl::Postgres(url) => {
+                Ok(AnyStore::Postgres(postgres::PgStore::open(url).await?))
+            }
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+            AnyStore::Postgres($store) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
+        delegate!(self, s => s.record_consultation(record))
+    }
+    async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {
+        delegate!(self, s => s.record_consultations_bulk(records))
+    }
+    async fn get_consultation(&self, id: ConsultationId) -> Result<Option<Consultation>> {
+        delegate!(self, s => s.get_consultation(id))
+    }
+    async fn list_consultations(
+        &self,
+        filter: &ConsultationFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page> {
+        delegate!(self, s => s.list_consultations(filter, after, limit))
+    }
+    async fn count_consultations(&self) -> Result<u64> {
+        delegate!(self, s => s.count_consultations())
+    }
+    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets> {
+        delegate!(self, s => s.statistics_buckets(filter))
+    }
+    async fn taxonomy(&self) -> Result<Taxonomy> {
+        delegate!(self, s => s.taxonomy())
+    }
+    async fn create_agent(&self, agent: &NewAgent, id: AgentId) -> Result<Agent> {
+        delegate!(self, s => s.create_agent(agent, id))
+    }
+    async fn get_agent(&self, id: AgentId) -> Result<Option<Agent>> {
+        delegate!(self, s => s.get_agent(id))
+    }
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        delegate!(self, s => s.list_agents())
+    }
+    async fn create_token(&self, record: &TokenRecord, secret_hash: &[u8]) -> Result<()> {
+        delegate!(self, s => s.create_token(record, secret_hash))
+    }
+    async fn find_token(&self, secret_hash: &[u8]) -> Result<Option<TokenRecord>> {
+        delegate!(self, s => s.find_token(secret_hash))
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        delegate!(self, s => s.append_audit(entry))
+    }
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        delegate!(self, s => s.audit_entries(limit))
+    }
+}
+
+/// Builds the SQL `WHERE` conditions of a filter, shared by both engines.
+/// `placeholder(n)` renders the n-th (1-based) parameter (`?n` or `$n`).
+pub(crate) struct FilterSql {
+    pub conditions: Vec<String>,
+    pub params: Vec<SqlParam>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum SqlParam {
+    Int(i64),
+    Text(String),
+    Uuid(uuid::Uuid),
+}
+
+impl FilterSql {
+    pub fn build(
+        filter: &ConsultationFilter,
+        after: Option<Cursor>,
+        placeholder: impl Fn(usize) -> String,
+    ) -> Self {
+        let mut sql = FilterSql {
+            conditions: Vec::new(),
+            params: Vec::new(),
+        };
+        let push = |sql: &mut FilterSql, template: &str, values: Vec<SqlParam>| {
+            let mut condition = template.to_owned();
+            for value in values {
+                sql.params.push(value);
+                condition = condition.replacen("{}", &placeholder(sql.params.len()), 1);
+            }
+            sql.conditions.push(condition);
+        };
+        if let Some(from) = filter.from {
+            push(
+                &mut sql,
+                "started_at >= {}",
+                vec![SqlParam::Int(from.millis())],
+            );
+        }
+        if let Some(to) = filter.to {
+            push(
+                &mut sql,
+                "started_at < {}",
+                vec![SqlParam::Int(to.millis())],
+            );
+        }
+        if let Some(category) = &filter.category {
+            let prefix = format!("{}.", category.as_str());
+            // The prefix length is our own integer, so it is written into the
+            // SQL text: PostgreSQL's substr wants an int4, not a bound int8.
+            let template = format!(
+                "(category = {{}} OR substr(category, 1, {}) = {{}})",
+                prefix.len()
+            );
+            push(
+                &mut sql,
+                &template,
+                vec![
+                    SqlParam::Text(category.as_str().to_owned()),
+                    SqlParam::Text(prefix),
+                ],
+            );
+        }
+        if let Some(channel) = filter.channel {
+            push(
+                &mut sql,
+                "channel = {}",
+                vec![SqlParam::Text(channel.as_str().to_owned())],
+            );
+        }
+        if let Some(phone) = &filter.citizen_phone {
+            push(
+                &mut sql,
+                "citizen_phone = {}",
+                vec![SqlParam::Text(phone.e164().to_owned())],
+            );
+        }
+        if let Some(cursor) = after {
+            push(
+                &mut sql,
+                "(started_at < {} OR (started_at = {} AND id < {}))",
+                vec![
+                    SqlParam::Int(cursor.started_at_millis),
+                    SqlParam::Int(cursor.started_at_millis),
+                    SqlParam::Uuid(cursor.id.0),
+                ],
+            );
+        }
+        sql
+    }
+
+    pub fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_parse_and_hide_passwords() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/dasan/dasan.db").expect("ok"),
+            DatabaseUrl::Sqlite("/var/lib/dasan/dasan.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://dasan-data/dasan.db").expect("ok"),
+            DatabaseUrl::Sqlite("dasan-data/dasan.db".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        let url = DatabaseUrl::parse("postgres://dasan:hunter2@db:5432/dasan").expect("ok");
+        assert_eq!(format!("{url:?}"), "postgres://dasan:***@db:5432/dasan");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = Cursor {
+            started_at_millis: 1_700_000_000_123,
+            id: ConsultationId(uuid::Uuid::from_u128(42)),
+        };
+        assert_eq!(
+            Cursor::decode(&cursor.encode()).expect("round trip"),
+            cursor
+        );
+        for bad in ["", "!!!", "AAAA"] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! The embedded engine: one SQLite file in WAL mode. One writer connection
+//! (SQLite serialises writers anyway) and a few reader connections; every
+//! call runs on tokio's blocking pool so the async runtime never waits on disk.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use dasan_core::{
+    Agent, AgentId, Consultation, ConsultationId, NewAgent, NewConsultation, Role, Taxonomy,
+    Timestamp,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params, types::ToSqlOutput};
+
+use crate::{
+    AuditEntry, Buckets, ConsultationFilter, Cursor, FilterSql, Page, Result, SqlParam, Store,
+    StoreError, TokenRecord, stats::BUCKET_MILLIS,
+};
+
+const READERS: usize = 4;
+
+/// Each entry runs once, in order, inside one transaction with its version.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE categories (
+    code TEXT PRIMARY KEY,
+    parent TEXT REFERENCES categories(code),
+    name_ko TEXT NOT NULL,
+    name_en TEXT NOT NULL
+);
+CREATE TABLE agents (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    skills TEXT NOT NULL,
+    channels TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE consultations (
+    seq INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL REFERENCES categories(code),
+    citizen_phone TEXT NOT NULL,
+    agent_id BLOB REFERENCES agents(id),
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    department TEXT,
+    recorded_at INTEGER NOT NULL
+);
+CREATE INDEX consultations_by_start ON consultations (started_at, id);
+CREATE INDEX consultations_by_citizen ON consultations (citizen_phone, started_at);
+CREATE TABLE api_tokens (
+    id BLOB PRIMARY KEY,
+    secret_hash BLOB NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL
+);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl ToSql for SqlParam {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            SqlParam::Int(v) => v.to_sql(),
+            SqlParam::Text(v) => v.to_sql(),
+            SqlParam::Uuid(v) => Ok(ToSqlOutput::from(v.as_bytes().to_vec())),
+        }
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // FULL makes every commit reach the disk before it returns: a
+    // consultation acknowledged to anyone survives a crash or power cut.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = FULL;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         );",
+    )?;
+    let applied: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, now_millis()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied SQLite migration");
+    }
+    // The seed taxonomy is reference data: added when missing, never overwritten.
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT OR IGNORE INTO categories (code, parent, name_ko, name_en) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for category in Taxonomy::seed().iter() {
+            insert.execute(params![
+                category.code.as_str(),
+                category.parent.as_ref().map(|p| p.as_str().to_owned()),
+                category.name_ko,
+                category.name_en
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(crate) fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn blob_uuid(bytes: Vec<u8>) -> Result<uuid::Uuid> {
+    uuid::Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("uuid".into()))
+}
+
+const CONSULTATION_COLUMNS: &str = "id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at";
+
+struct RawConsultation {
+    id: Vec<u8>,
+    channel: String,
+    category: String,
+    citizen_phone: String,
+    agent_id: Option<Vec<u8>>,
+    started_at: i64,
+    ended_at: i64,
+    summary: String,
+    outcome: String,
+    department: Option<String>,
+    recorded_at: i64,
+}
+
+impl RawConsultation {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawConsultation {
+            id: row.get(0)?,
+            channel: row.get(1)?,
+            category: row.get(2)?,
+            citizen_phone: row.get(3)?,
+            agent_id: row.get(4)?,
+            started_at: row.get(5)?,
+            ended_at: row.get(6)?,
+            summary: row.get(7)?,
+            outcome: row.get(8)?,
+            department: row.get(9)?,
+            recorded_at: row.get(10)?,
+        })
+    }
+
+    fn into_domain(self) -> Result<Consultation> {
+        crate::convert::consultation_from_columns(
+            blob_uuid(self.id)?,
+            &self.channel,
+            &self.category,
+            self.citizen_phone,
+            self.agent_id.map(blob_uuid).transpose()?,
+            self.started_at,
+            self.ended_at,
+            self.summary,
+            &self.outcome,
+            self.department.as_deref(),
+            self.recorded_at,
+        )
+    }
+}
+
+fn insert_consultation(
+    statement: &mut rusqlite::Statement<'_>,
+    record: &NewConsultation,
+    recorded_at: i64,
+) -> Result<()> {
+    statement.execute(params![
+        record.id.0.as_bytes().as_slice(),
+        record.channel.as_str(),
+        record.category.as_str(),
+        record.citizen_phone.e164(),
+        record.agent_id.map(|a| a.0.as_bytes().to_vec()),
+        record.started_at.millis(),
+        record.ended_at.millis(),
+        record.summary,
+        record.outcome.as_str(),
+        record.department.as_ref().map(|d| d.as_str()),
+        recorded_at,
+    ])?;
+    Ok(())
+}
+
+const INSERT_CONSULTATION: &str = "INSERT INTO consultations (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+impl SqliteStore {
+    /// Opens or creates the database file (and its folder), then migrates.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let mut writer = open_connection(path, false)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, true).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Database("writer lock poisoned".into()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let index = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            let conn = inner.readers[index]
+                .lock()
+                .map_err(|_| StoreError::Database("reader lock poisoned".into()))?;
+            work(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+}
+
+fn query_page(
+    conn: &Connection,
+    filter: &ConsultationFilter,
+    after: Option<Cursor>,
+    limit: u32,
+) -> Result<Page> {
+    let sql = FilterSql::build(filter, after, |n| format!("?{n}"));
+    let query = format!(
+        "SELECT {CONSULTATION_COLUMNS} FROM consultations {} ORDER BY started_at DESC, id DESC LIMIT {}",
+        sql.where_clause(),
+        u64::from(limit) + 1
+    );
+    let mut statement = conn.prepare(&query)?;
+    let rows = statement
+        .query_map(
+            rusqlite::params_from_iter(sql.params.iter()),
+            RawConsultation::from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut items = rows
+        .into_iter()
+        .map(RawConsultation::into_domain)
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|c| Cursor {
+            started_at_millis: c.record.started_at.millis(),
+            id: c.record.id,
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+fn query_buckets(conn: &Connection, filter: &ConsultationFilter) -> Result<Buckets> {
+    let sql = FilterSql::build(filter, None, |n| format!("?{n}"));
+    let where_clause = sql.where_clause();
+    let params = || rusqlite::params_from_iter(sql.params.iter());
+    let mut buckets = Buckets::default();
+
+    let mut statement = conn.prepare(&format!(
+        "SELECT started_at / {BUCKET_MILLIS}, COUNT(*) FROM consultations {where_clause} GROUP BY 1 ORDER BY 1"
+    ))?;
+    buckets.by_quarter_hour = statement
+        .query_map(params(), |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let mut statement = conn.prepare(&format!(
+        "SELECT category, channel, COUNT(*) FROM consultations {where_clause} GROUP BY 1, 2"
+    ))?;
+    let pairs: Vec<(String, String, u64)> = statement
+        .query_map(params(), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    (buckets.by_category, buckets.by_channel) = split_pairs(pairs);
+
+    let mut statement = conn.prepare(&format!(
+        "SELECT COUNT(*) AS n FROM consultations {where_clause} GROUP BY citizen_phone ORDER BY n DESC"
+    ))?;
+    let mut rows = statement.query(params())?;
+    while let Some(row) = rows.next()? {
+        let n = row.get::<_, i64>(0)? as u64;
+        buckets.max_per_citizen = buckets.max_per_citizen.max(n);
+        if n < 100 {
+            break;
+        }
+        buckets.heavy_citizen_counts.push(n);
+    }
+    Ok(buckets)
+}
+
+/// Folds `(category, channel, count)` rows into the two per-key lists.
+pub(crate) fn split_pairs(
+    pairs: Vec<(String, String, u64)>,
+) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+    let mut categories = std::collections::BTreeMap::<String, u64>::new();
+    let mut channels = std::collections::BTreeMap::<String, u64>::new();
+    for (category, channel, count) in pairs {
+        *categories.entry(category).or_default() += count;
+        *channels.entry(channel).or_default() += count;
+    }
+    (
+        categories.into_iter().collect(),
+        channels.into_iter().collect(),
+    )
+}
+
+fn agent_from_row(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+impl Store for SqliteStore {
+    async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
+        let record = record.clone();
+        self.write(move |conn| {
+            let recorded_at = now_millis();
+            let tx = conn.transaction()?;
+            {
+                let mut statement = tx.prepare_cached(INSERT_CONSULTATION)?;
+                insert_consultation(&mut statement, &record, recorded_at)?;
+            }
+            tx.commit()?;
+            Ok(Consultation {
+                record,
+                recorded_at: Timestamp::from_millis(recorded_at)?,
+            })
+        })
+        .await
+    }
+
+    async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {
+        self.write(move |conn| {
+            let recorded_at = now_millis();
+            let tx = conn.transaction()?;
+            {
+                let mut statement = tx.prepare_cached(INSERT_CONSULTATION)?;
+                for record in &records {
+                    insert_consultation(&mut statement, record, recorded_at)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_consultation(&self, id: ConsultationId) -> Result<Option<Consultation>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE id = ?1"),
+                [id.0.as_bytes().as_slice()],
+                RawConsultation::from_row,
+            )
+            .optional()?
+            .map(RawConsultation::into_domain)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_consultations(
+        &self,
+        filter: &ConsultationFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page> {
+        let filter = filter.clone();
+        self.read(move |conn| query_page(conn, &filter, after, limit))
+            .await
+    }
+
+    async fn count_consultations(&self) -> Result<u64> {
+        self.read(|conn| {
+            Ok(
+                conn.query_row("SELECT COUNT(*) FROM consultations", [], |row| {
+                    row.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+        .await
+    }
+
+    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets> {
+        let filter = filter.clone();
+        self.read(move |conn| query_buckets(conn, &filter)).await
+    }
+
+    async fn taxonomy(&self) -> Result<Taxonomy> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare("SELECT code, parent, name_ko, name_en FROM categories ORDER BY code")?;
+            let rows: Vec<(String, Option<String>, String, String)> = statement
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            crate::convert::taxonomy_from_rows(rows)
+        })
+        .await
+    }
+
+    async fn create_agent(&self, agent: &NewAgent, id: AgentId) -> Result<Agent> {
+        let agent = agent.clone();
+        self.write(move |conn| {
+            let (skills, channels) = crate::convert::agent_lists_json(&agent);
+            conn.execute(
+                "INSERT INTO agents (id, name, skills, channels, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.0.as_bytes().as_slice(), agent.name, skills, channels, now_millis()],
+            )?;
+            Ok(Agent {
+                id,
+                name: agent.name,
+                skills: agent.skills,
+                channels: agent.channels,
+            })
+        })
+        .await
+    }
+
+    async fn get_agent(&self, id: AgentId) -> Result<Option<Agent>> {
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, name, skills, channels FROM agents WHERE id = ?1",
+                [id.0.as_bytes().as_slice()],
+                agent_from_row,
+            )
+            .optional()?
+            .map(|(id, name, skills, channels)| {
+                crate::convert::agent_from_columns(blob_uuid(id)?, name, &skills, &channels)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT id, name, skills, channels FROM agents ORDER BY name, id")?;
+            let rows = statement
+                .query_map([], agent_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, name, skills, channels)| {
+                    crate::convert::agent_from_columns(blob_uuid(id)?, name, &skills, &channels)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_token(&self, record: &TokenRecord, secret_hash: &[u8]) -> Result<()> {
+        let record = record.clone();
+        let secret_hash = secret_hash.to_vec();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO api_tokens (id, secret_hash, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    record.id.as_bytes().as_slice(),
+                    secret_hash,
+                    record.role.as_str(),
+                    record.label,
+                    record.created_at.millis()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_token(&self, secret_hash: &[u8]) -> Result<Option<TokenRecord>> {
+        let secret_hash = secret_hash.to_vec();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, role, label, created_at FROM api_tokens WHERE secret_hash = ?1",
+                [secret_hash],
+                token_from_row,
+            )
+            .optional()?
+            .map(|(id, role, label, created_at)| {
+                Ok(TokenRecord {
+                    id: blob_uuid(id)?,
+                    role: role.parse::<Role>()?,
+                    label,
+                    created_at: Timestamp::from_millis(created_at)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let entry = entry.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, action, subject) VALUES (?1, ?2, ?3, ?4)",
+                params![entry.at.millis(), entry.actor, entry.action, entry.subject],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.read(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT at, actor, action, subject FROM audit_log ORDER BY seq DESC LIMIT ?1",
+            )?;
+            let rows: Vec<(i64, String, String, String)> = statement
+                .query_map([i64::from(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(at, actor, action, subject)| {
+                    Ok(AuditEntry {
+                        at: Timestamp::from_millis(at)?,
+                        actor,
+                        action,
+                        subject,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}

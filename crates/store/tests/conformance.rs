@@ -1,0 +1,445 @@
+//! One backend-agnostic conformance suite, run against every real engine:
+//! SQLite in a temporary folder, and PostgreSQL when `DASAN_TEST_PG_URL`
+//! names a server (each test then gets a database of its own). With
+//! `DASAN_REQUIRE_PG=1` (set by the test script) a missing server fails the
+//! run instead of skipping.
+
+use std::collections::BTreeMap;
+
+use dasan_core::{
+    AgentId, Channel, ConsultationId, NewAgent, NewConsultation, Outcome, PhoneNumber, Role, Skill,
+    Taxonomy, Timestamp,
+};
+use dasan_store::{
+    AnyStore, AuditEntry, ConsultationFilter, DatabaseUrl, Store, StoreError, TokenRecord,
+};
+
+struct TestDb {
+    store: AnyStore,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = DatabaseUrl::Sqlite(dir.path().join("nested/dasan.db"));
+    TestDb {
+        store: AnyStore::open(&url).await.expect("open sqlite"),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var("DASAN_TEST_PG_URL") else {
+        if std::env::var("DASAN_REQUIRE_PG").is_ok() {
+            panic!("DASAN_REQUIRE_PG is set but DASAN_TEST_PG_URL is not");
+        }
+        eprintln!("SKIPPED: PostgreSQL conformance (set DASAN_TEST_PG_URL to run it)");
+        return None;
+    };
+    let url = dasan_store::postgres::create_test_database(&admin_url)
+        .await
+        .expect("create test database");
+    Some(TestDb {
+        store: AnyStore::open(&DatabaseUrl::Postgres(url))
+            .await
+            .expect("open postgres"),
+        _dir: None,
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::sqlite().await;
+                    super::$name(&db.store).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = super::postgres().await {
+                        super::$name(&db.store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_recorded_consultation_reads_back_identically,
+    a_duplicate_id_is_a_conflict_and_changes_nothing,
+    listing_filters_and_pages_without_gaps_or_repeats,
+    a_failed_bulk_insert_stores_nothing,
+    an_unknown_agent_or_category_is_refused,
+    taxonomy_is_seeded,
+    agents_tokens_and_audit_round_trip,
+    statistics_aggregates_match_the_records,
+    reopening_migrates_idempotently,
+);
+
+fn ts(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).expect("valid time")
+}
+
+fn consultation(
+    n: u64,
+    phone: &str,
+    category: &str,
+    channel: Channel,
+    start: Timestamp,
+) -> NewConsultation {
+    let mut random = [0u8; 10];
+    random[2..].copy_from_slice(&n.to_be_bytes());
+    let taxonomy = Taxonomy::seed();
+    NewConsultation::from_parts(
+        ConsultationId::v7(start, random),
+        channel,
+        taxonomy.resolve(category).expect("known category"),
+        PhoneNumber::parse(phone).expect("valid phone"),
+        None,
+        start,
+        Timestamp::from_millis(start.millis() + 190_000).expect("valid"),
+        format!("상담 {n}: 줄바꿈\n탭\t역슬래시\\ 따옴표\"'"),
+        Outcome::Answered,
+        None,
+    )
+    .expect("valid consultation")
+}
+
+async fn a_recorded_consultation_reads_back_identically(store: &AnyStore) {
+    let agent = store
+        .create_agent(
+            &NewAgent::new("김상담", [Skill::SignLanguage], [Channel::Video]).expect("valid"),
+            AgentId(uuid::Uuid::now_v7()),
+        )
+        .await
+        .expect("agent");
+    let mut record = consultation(
+        1,
+        "010-1234-5678",
+        "water.bill",
+        Channel::Sms,
+        ts("2026-11-28T10:00:00.123+09:00"),
+    );
+    record.agent_id = Some(agent.id);
+    record.outcome = Outcome::Transferred;
+    record.department = Some(dasan_core::DepartmentCode::parse("waterworks").expect("valid"));
+    let stored = store.record_consultation(&record).await.expect("stored");
+    assert_eq!(stored.record, record);
+    let read = store
+        .get_consultation(record.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read.record, record);
+    assert_eq!(read.recorded_at, stored.recorded_at);
+    let missing = ConsultationId(uuid::Uuid::now_v7());
+    assert!(
+        store
+            .get_consultation(missing)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(store.count_consultations().await.expect("count"), 1);
+}
+
+async fn a_duplicate_id_is_a_conflict_and_changes_nothing(store: &AnyStore) {
+    let record = consultation(
+        1,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:00:00+09:00"),
+    );
+    store.record_consultation(&record).await.expect("first");
+    let mut again = record.clone();
+    again.summary = "changed".into();
+    let err = store
+        .record_consultation(&again)
+        .await
+        .expect_err("duplicate");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let read = store
+        .get_consultation(record.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read.record.summary, record.summary);
+}
+
+async fn listing_filters_and_pages_without_gaps_or_repeats(store: &AnyStore) {
+    let base = ts("2026-11-01T00:00:00+09:00").millis();
+    let categories = ["transport.taxi", "transport", "water.bill", "welfare"];
+    let mut records = Vec::new();
+    for n in 0..53u64 {
+        // Several records share a start time, so the cursor must break ties by id.
+        let start = Timestamp::from_millis(base + (n / 3) as i64 * 3_600_000).expect("valid");
+        let phone = if n % 5 == 0 {
+            "010-5555-0000"
+        } else {
+            "02-120-0000"
+        };
+        let channel = if n % 2 == 0 {
+            Channel::Voice
+        } else {
+            Channel::Sms
+        };
+        records.push(consultation(
+            n,
+            phone,
+            categories[n as usize % 4],
+            channel,
+            start,
+        ));
+    }
+    store
+        .record_consultations_bulk(records.clone())
+        .await
+        .expect("bulk");
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_consultations(&ConsultationFilter::default(), cursor, 10)
+            .await
+            .expect("page");
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|c| c.record.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected: Vec<_> = records.iter().map(|r| (r.started_at, r.id)).collect();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(seen, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+
+    let count = |filter: ConsultationFilter| async move {
+        store
+            .list_consultations(&filter, None, 1000)
+            .await
+            .expect("list")
+            .items
+            .len()
+    };
+    let transport = Taxonomy::seed().resolve("transport").expect("known");
+    assert_eq!(
+        count(ConsultationFilter {
+            category: Some(transport),
+            ..Default::default()
+        })
+        .await,
+        records
+            .iter()
+            .filter(|r| r.category.top_level() == "transport")
+            .count()
+    );
+    assert_eq!(
+        count(ConsultationFilter {
+            channel: Some(Channel::Sms),
+            ..Default::default()
+        })
+        .await,
+        records.iter().filter(|r| r.channel == Channel::Sms).count()
+    );
+    let phone = PhoneNumber::parse("01055550000").expect("valid");
+    assert_eq!(
+        count(ConsultationFilter {
+            citizen_phone: Some(phone.clone()),
+            ..Default::default()
+        })
+        .await,
+        records.iter().filter(|r| r.citizen_phone == phone).count()
+    );
+    let from = Timestamp::from_millis(base + 3 * 3_600_000).expect("valid");
+    let to = Timestamp::from_millis(base + 6 * 3_600_000).expect("valid");
+    assert_eq!(
+        count(ConsultationFilter {
+            from: Some(from),
+            to: Some(to),
+            ..Default::default()
+        })
+        .await,
+        records
+            .iter()
+            .filter(|r| r.started_at >= from && r.started_at < to)
+            .count()
+    );
+}
+
+async fn a_failed_bulk_insert_stores_nothing(store: &AnyStore) {
+    let first = consultation(
+        1,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:00:00+09:00"),
+    );
+    let second = consultation(
+        2,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T11:00:00+09:00"),
+    );
+    let err = store
+        .record_consultations_bulk(vec![first.clone(), second, first])
+        .await
+        .expect_err("duplicate inside the batch");
+    assert!(
+        matches!(err, StoreError::Conflict(_) | StoreError::Database(_)),
+        "{err:?}"
+    );
+    assert_eq!(store.count_consultations().await.expect("count"), 0);
+}
+
+async fn an_unknown_agent_or_category_is_refused(store: &AnyStore) {
+    let mut record = consultation(
+        1,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:00:00+09:00"),
+    );
+    record.agent_id = Some(AgentId(uuid::Uuid::now_v7()));
+    assert!(store.record_consultation(&record).await.is_err());
+    assert_eq!(store.count_consultations().await.expect("count"), 0);
+}
+
+async fn taxonomy_is_seeded(store: &AnyStore) {
+    let taxonomy = store.taxonomy().await.expect("taxonomy");
+    assert_eq!(taxonomy, Taxonomy::seed());
+}
+
+async fn agents_tokens_and_audit_round_trip(store: &AnyStore) {
+    let new = NewAgent::new(
+        "이수어",
+        [Skill::SignLanguage, Skill::Language("en".into())],
+        [Channel::Video, Channel::Voice],
+    )
+    .expect("valid");
+    let id = AgentId(uuid::Uuid::now_v7());
+    let agent = store.create_agent(&new, id).await.expect("create");
+    assert_eq!(store.get_agent(id).await.expect("get"), Some(agent.clone()));
+    assert_eq!(store.list_agents().await.expect("list"), vec![agent]);
+
+    let token = TokenRecord {
+        id: uuid::Uuid::now_v7(),
+        role: Role::Supervisor,
+        label: "wallboard".into(),
+        created_at: ts("2026-11-28T10:00:00Z"),
+    };
+    store.create_token(&token, b"hash-1").await.expect("token");
+    assert_eq!(
+        store.find_token(b"hash-1").await.expect("find"),
+        Some(token)
+    );
+    assert_eq!(store.find_token(b"hash-2").await.expect("find"), None);
+
+    for n in 0..3 {
+        store
+            .append_audit(&AuditEntry {
+                at: ts("2026-11-28T10:00:00Z"),
+                actor: "token:1".into(),
+                action: "consultation.read".into(),
+                subject: format!("c{n}"),
+            })
+            .await
+            .expect("audit");
+    }
+    let entries = store.audit_entries(2).await.expect("entries");
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["c2", "c1"]
+    );
+}
+
+async fn statistics_aggregates_match_the_records(store: &AnyStore) {
+    let base = ts("2009-10-01T00:00:00+09:00").millis();
+    let mut records = Vec::new();
+    // One heavy citizen with 120 consultations, others with few.
+    for n in 0..300u64 {
+        let phone = if n < 120 {
+            "010-9999-0001".to_owned()
+        } else {
+            format!("010-2000-{:04}", n % 37)
+        };
+        let category = ["transport.transit", "water.payment", "health"][n as usize % 3];
+        let channel = [Channel::Voice, Channel::Sms, Channel::Video][n as usize % 3 / 2];
+        let start = Timestamp::from_millis(base + n as i64 * 1_234_567).expect("valid");
+        records.push(consultation(n, &phone, category, channel, start));
+    }
+    store
+        .record_consultations_bulk(records.clone())
+        .await
+        .expect("bulk");
+    let buckets = store
+        .statistics_buckets(&ConsultationFilter::default())
+        .await
+        .expect("buckets");
+    assert_eq!(
+        buckets.by_quarter_hour.iter().map(|(_, n)| n).sum::<u64>(),
+        300
+    );
+    assert_eq!(buckets.heavy_citizen_counts, vec![120]);
+    assert_eq!(buckets.max_per_citizen, 120);
+    let mut by_category = BTreeMap::<String, u64>::new();
+    for r in &records {
+        *by_category.entry(r.category.to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        buckets.by_category,
+        by_category.into_iter().collect::<Vec<_>>()
+    );
+
+    let filtered = store
+        .statistics_buckets(&ConsultationFilter {
+            channel: Some(Channel::Sms),
+            ..Default::default()
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(
+        filtered.by_quarter_hour.iter().map(|(_, n)| n).sum::<u64>(),
+        records.iter().filter(|r| r.channel == Channel::Sms).count() as u64
+    );
+}
+
+async fn reopening_migrates_idempotently(store: &AnyStore) {
+    let record = consultation(
+        1,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:00:00+09:00"),
+    );
+    store.record_consultation(&record).await.expect("stored");
+    let url = match store {
+        AnyStore::Sqlite(s) => DatabaseUrl::Sqlite(s.path().to_path_buf()),
+        AnyStore::Postgres(s) => DatabaseUrl::Postgres(s.url().to_owned()),
+    };
+    let reopened = AnyStore::open(&url).await.expect("reopen");
+    assert!(
+        reopened
+            .get_consultation(record.id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert_eq!(
+        reopened.taxonomy().await.expect("taxonomy"),
+        Taxonomy::seed()
+    );
+}
