@@ -1,0 +1,122 @@
+//! Dasan's HTTP edge. [`app`] builds the router from an [`AppState`];
+//! [`serve`] runs it on a bound listener until a shutdown future resolves, so
+//! tests can bind port 0 and most of them go through `oneshot` instead.
+//!
+//! Only this crate knows HTTP. Handlers turn requests into domain values,
+//! call the store, and answer JSON; every error has the shape in [`error`].
+
+pub mod auth;
+mod consultations;
+pub mod error;
+mod observability;
+pub mod openapi;
+mod reference;
+mod statistics;
+
+use std::{future::Future, sync::Arc};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{StatusCode, header},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use chrono_tz::Tz;
+use dasan_core::Taxonomy;
+use dasan_store::AnyStore;
+
+pub use error::ApiError;
+
+/// Largest request body the API reads (consultation summaries are at most
+/// 4,000 characters, so this leaves ample room).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: AnyStore,
+    /// The category taxonomy, loaded from the store at start-up.
+    pub taxonomy: Arc<Taxonomy>,
+    /// The center's time zone for day and night buckets.
+    pub zone: Tz,
+}
+
+impl AppState {
+    pub async fn load(store: AnyStore, zone: Tz) -> Result<Self, dasan_store::StoreError> {
+        use dasan_store::Store;
+        let taxonomy = Arc::new(store.taxonomy().await?);
+        Ok(AppState {
+            store,
+            taxonomy,
+            zone,
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(consultations::routes())
+        .merge(reference::routes())
+        .merge(statistics::routes())
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(observability::metrics))
+        // A route layer sees the matched route pattern, which it logs
+        // instead of the raw URI.
+        .route_layer(middleware::from_fn(observability::track))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    use dasan_store::Store;
+    // Ready means the database answers, not merely that the process runs.
+    match state.store.count_consultations().await {
+        Ok(_) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!(r#"{{"status":"ok","engine":"{}"}}"#, state.store.engine()),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,616 @@
+//! The HTTP API through `oneshot`, on a real SQLite store in a temp folder.
+//! (The same API against PostgreSQL is exercised end to end by the CLI tests.)
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use dasan_core::{Role, time::SEOUL};
+use dasan_store::{AnyStore, DatabaseUrl, Store};
+use dasan_web::{AppState, app, auth::issue_token};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Harness {
+    app: Router,
+    store: AnyStore,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+            .await
+            .expect("store");
+        let state = AppState::load(store.clone(), SEOUL).await.expect("state");
+        Harness {
+            app: app(state),
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn token(&self, role: Role) -> String {
+        let issued = issue_token(role, "test").expect("randomness");
+        self.store
+            .create_token(&issued.record, &issued.secret_hash)
+            .await
+            .expect("store token");
+        issued.secret
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        content_type: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(
+                request
+                    .body(body.unwrap_or_else(Body::empty))
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, token, None, None).await
+    }
+
+    async fn post_json(&self, uri: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            uri,
+            token,
+            Some(Body::from(body.to_string())),
+            Some("application/json"),
+        )
+        .await
+    }
+
+    async fn post_raw(&self, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            uri,
+            token,
+            Some(Body::from(body.to_owned())),
+            Some("application/json"),
+        )
+        .await
+    }
+}
+
+fn valid_body() -> Value {
+    json!({
+        "channel": "voice",
+        "category": "transport",
+        "citizen_phone": "010-1234-5678",
+        "summary": "N26 심야버스 노선 안내",
+        "started_at": "2026-11-28T10:00:00+09:00",
+        "ended_at": "2026-11-28T10:03:10+09:00",
+        "outcome": "answered"
+    })
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+#[tokio::test]
+async fn health_answers_without_a_token() {
+    let h = Harness::new().await;
+    let (status, body) = h.get("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_consultation_is_created_and_read_back() {
+    let h = Harness::new().await;
+    let token = h.token(Role::Agent).await;
+    let (status, created) = h
+        .post_json("/api/v1/consultations", Some(&token), &valid_body())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id");
+    assert_eq!(created["citizen_phone"], "+821012345678");
+    assert_eq!(created["citizen_phone_display"], "010-1234-5678");
+    assert_eq!(created["duration_seconds"], 190);
+    assert_eq!(created["started_at"], "2026-11-28T01:00:00.000Z");
+
+    let (status, read) = h
+        .get(&format!("/api/v1/consultations/{id}"), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read, created);
+
+    let audit = h.store.audit_entries(10).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "consultation.read" && e.subject == id),
+        "{audit:?}"
+    );
+    assert!(audit.iter().any(|e| e.action == "consultation.create"));
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_roles_enforced() {
+    let h = Harness::new().await;
+    let (status, body) = h
+        .post_json("/api/v1/consultations", None, &valid_body())
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let (status, body) = h
+        .post_json(
+            "/api/v1/consultations",
+            Some("dsn_not-a-real-token"),
+            &valid_body(),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let (status, body) = h
+        .post_json("/api/v1/consultations", Some("garbage"), &valid_body())
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let department = h.token(Role::Department).await;
+    let (status, body) = h
+        .post_json("/api/v1/consultations", Some(&department), &valid_body())
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    let (status, _) = h.get("/api/v1/consultations", Some(&department)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let agent = h.token(Role::Agent).await;
+    let (status, body) = h.get("/api/v1/stats", Some(&agent)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    let (status, body) = h
+        .post_json(
+            "/api/v1/agents",
+            Some(&agent),
+            &json!({"name": "x", "channels": ["voice"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    assert_eq!(h.store.count_consultations().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_and_writes_nothing() {
+    let h = Harness::new().await;
+    let token = h.token(Role::Agent).await;
+    let with = |key: &str, value: Value| {
+        let mut body = valid_body();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = valid_body();
+        body.as_object_mut().expect("object").remove(key);
+        body
+    };
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            with("category", json!("transport.bus")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_category",
+        ),
+        (
+            with("category", json!("DROP TABLE")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_category",
+        ),
+        (
+            with("channel", json!("fax")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_channel",
+        ),
+        (
+            with("citizen_phone", json!("010-12")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_phone",
+        ),
+        (
+            with("citizen_phone", json!(1012345678)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            with("ended_at", json!("2026-11-28T09:00:00+09:00")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reversed_times",
+        ),
+        (
+            with("started_at", json!("2026-11-28 10:00")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_timestamp",
+        ),
+        (
+            with("outcome", json!("transferred")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_department",
+        ),
+        (
+            with("agent_id", json!("0190f5a0-0000-7000-8000-000000000000")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_agent",
+        ),
+        (
+            with("id", json!("not-a-uuid")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id",
+        ),
+        (
+            with("colour", json!("blue")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            with("summary", json!("가".repeat(4001))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+        ),
+        (
+            without("citizen_phone"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!([1, 2, 3]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = h
+            .post_json("/api/v1/consultations", Some(&token), &body)
+            .await;
+        assert_eq!((got, error_code(&answer)), (status, code), "{body}");
+        assert!(answer["error"]["message"].is_string());
+    }
+    let (status, body) = h
+        .post_raw("/api/v1/consultations", Some(&token), "{\"channel\": ")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
+    let huge = format!("{{\"summary\": \"{}\"}}", "x".repeat(200_000));
+    let (status, body) = h
+        .post_raw("/api/v1/consultations", Some(&token), &huge)
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/api/v1/consultations",
+            Some(&token),
+            Some(Body::from(valid_body().to_string())),
+            Some("text/plain"),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    assert_eq!(h.store.count_consultations().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_id_is_idempotent_and_a_different_one_conflicts() {
+    let h = Harness::new().await;
+    let token = h.token(Role::Agent).await;
+    let mut body = valid_body();
+    body["id"] = json!("0190f5a0-1234-7000-8000-000000000001");
+    let (first, created) = h
+        .post_json("/api/v1/consultations", Some(&token), &body)
+        .await;
+    assert_eq!(first, StatusCode::CREATED);
+    let (again, replayed) = h
+        .post_json("/api/v1/consultations", Some(&token), &body)
+        .await;
+    assert_eq!(again, StatusCode::OK);
+    assert_eq!(replayed["id"], created["id"]);
+    body["summary"] = json!("다른 내용");
+    let (status, answer) = h
+        .post_json("/api/v1/consultations", Some(&token), &body)
+        .await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    assert_eq!(h.store.count_consultations().await.expect("count"), 1);
+}
+
+#[tokio::test]
+async fn listing_filters_pages_and_refuses_bad_queries() {
+    let h = Harness::new().await;
+    let token = h.token(Role::Supervisor).await;
+    for (n, (category, phone)) in [
+        ("transport.taxi", "010-1111-2222"),
+        ("water.bill", "010-1111-2222"),
+        ("transport", "02-120-0000"),
+        ("welfare", "010-3333-4444"),
+        ("transport.transit", "010-3333-4444"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = valid_body();
+        body["category"] = json!(category);
+        body["citizen_phone"] = json!(phone);
+        body["started_at"] = json!(format!("2026-11-2{n}T10:00:00+09:00"));
+        body["ended_at"] = json!(format!("2026-11-2{n}T10:05:00+09:00"));
+        let (status, answer) = h
+            .post_json("/api/v1/consultations", Some(&token), &body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let (status, page) = h
+        .get(
+            "/api/v1/consultations?category=transport&limit=2",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["category"], "transport.transit");
+    let cursor = page["next_cursor"].as_str().expect("more pages");
+    let (_, next) = h
+        .get(
+            &format!("/api/v1/consultations?category=transport&limit=2&cursor={cursor}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(next["items"].as_array().expect("items").len(), 1);
+    assert!(next["next_cursor"].is_null());
+
+    let (_, by_phone) = h
+        .get(
+            "/api/v1/consultations?citizen_phone=01011112222",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(by_phone["items"].as_array().expect("items").len(), 2);
+    let (_, by_time) = h
+        .get(
+            "/api/v1/consultations?from=2026-11-21&to=2026-11-23T00:00:00%2B09:00",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(by_time["items"].as_array().expect("items").len(), 2);
+    let (_, by_channel) = h
+        .get("/api/v1/consultations?channel=sms", Some(&token))
+        .await;
+    assert_eq!(by_channel["items"].as_array().expect("items").len(), 0);
+
+    for (query, status, code) in [
+        ("cursor=garbage", StatusCode::BAD_REQUEST, "invalid_cursor"),
+        ("limit=0", StatusCode::BAD_REQUEST, "invalid_limit"),
+        ("limit=100000", StatusCode::BAD_REQUEST, "invalid_limit"),
+        ("limit=abc", StatusCode::BAD_REQUEST, "invalid_query"),
+        ("sort=name", StatusCode::BAD_REQUEST, "invalid_query"),
+        (
+            "category=nope",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_category",
+        ),
+        (
+            "citizen_phone=12",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_phone",
+        ),
+        (
+            "from=2026-11-25&to=2026-11-20",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reversed_times",
+        ),
+    ] {
+        let (got, body) = h
+            .get(&format!("/api/v1/consultations?{query}"), Some(&token))
+            .await;
+        assert_eq!((got, error_code(&body)), (status, code), "{query}");
+    }
+    let (status, body) = h
+        .get("/api/v1/consultations/not-a-uuid", Some(&token))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = h
+        .get(
+            "/api/v1/consultations/0190f5a0-1234-7000-8000-00000000ffff",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = h.get("/api/v1/nothing-here", Some(&token)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = h
+        .call(
+            Method::DELETE,
+            "/api/v1/consultations",
+            Some(&token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn categories_agents_and_stats() {
+    let h = Harness::new().await;
+    let admin = h.token(Role::Admin).await;
+    let (status, body) = h.get("/api/v1/categories", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&str> = body["categories"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"transport.taxi")
+            && codes.contains(&"water.moving")
+            && codes.contains(&"documents")
+    );
+
+    let (status, agent) = h
+        .post_json(
+            "/api/v1/agents",
+            Some(&admin),
+            &json!({"name": "박수어", "skills": ["sign_language"], "channels": ["video", "voice"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    let id = agent["id"].as_str().expect("id");
+    let (status, read) = h.get(&format!("/api/v1/agents/{id}"), Some(&admin)).await;
+    assert_eq!((status, &read), (StatusCode::OK, &agent));
+    let (status, body) = h
+        .post_json(
+            "/api/v1/agents",
+            Some(&admin),
+            &json!({"name": "x", "skills": ["juggling"], "channels": ["voice"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_skill")
+    );
+
+    let mut body = valid_body();
+    body["agent_id"] = json!(id);
+    let (status, _) = h
+        .post_json("/api/v1/consultations", Some(&admin), &body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, stats) = h.get("/api/v1/stats", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["total"], 1);
+    for key in [
+        "milestones",
+        "daily_average_by_month",
+        "category_share",
+        "channel_share",
+        "night_by_month",
+        "heavy_users",
+    ] {
+        assert!(!stats[key].is_null(), "{key} missing");
+    }
+    assert_eq!(stats["category_share"][0]["code"], "transport");
+    assert_eq!(stats["category_share"][0]["share"], 1.0);
+    let (status, filtered) = h.get("/api/v1/stats?channel=sms", Some(&admin)).await;
+    assert_eq!((status, &filtered["total"]), (StatusCode::OK, &json!(0)));
+    let (status, body) = h.get("/api/v1/stats?channel=pigeon", Some(&admin)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_channel")
+    );
+}
+
+#[tokio::test]
+async fn every_documented_path_is_served_and_metrics_count_requests() {
+    let h = Harness::new().await;
+    let admin = h.token(Role::Admin).await;
+    let spec = dasan_web::openapi::spec();
+    let paths = spec["paths"].as_object().expect("paths");
+    let served = [
+        "/healthz",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/api/v1/consultations",
+        "/api/v1/consultations/{id}",
+        "/api/v1/categories",
+        "/api/v1/agents",
+        "/api/v1/agents/{id}",
+        "/api/v1/stats",
+    ];
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut expected = served.to_vec();
+    expected.sort();
+    assert_eq!(documented, expected, "the document and the router disagree");
+    for path in served {
+        for method in paths[path].as_object().expect("methods").keys() {
+            if method != "get" {
+                continue;
+            }
+            let uri = path.replace("{id}", "0190f5a0-1234-7000-8000-000000000009");
+            let (status, body) = h.get(&uri, Some(&admin)).await;
+            let route_missing =
+                status == StatusCode::NOT_FOUND && body["error"]["message"] == "route not found";
+            assert!(!route_missing, "{path} is documented but not served");
+        }
+    }
+    let (status, metrics) = h.get("/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().expect("text");
+    assert!(text.contains("dasan_http_requests_total"), "{text}");
+    assert!(
+        text.contains("route=\"/api/v1/consultations/{id}\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("0190f5a0-1234"),
+        "raw URIs must not reach metrics"
+    );
+}
