@@ -56,6 +56,15 @@ impl Timestamp {
         Self::from_datetime(local.with_timezone(&Utc))
     }
 
+    /// A filter bound as people write it: RFC 3339, or a plain date
+    /// (`2009-11-10`) meaning local midnight in `zone`.
+    pub fn parse_bound(input: &str, zone: Tz) -> Result<Self, DomainError> {
+        match NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d") {
+            Ok(date) => Self::from_local(zone, date, 0),
+            Err(_) => Self::parse_rfc3339(input),
+        }
+    }
+
     pub fn millis(self) -> i64 {
         self.0.timestamp_millis()
     }
@@ -108,6 +117,13 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-11-28T10:00:00+09:00").expect("valid");
         assert_eq!(t.to_rfc3339(), "2026-11-28T01:00:00.000Z");
         assert_eq!(t.local_date(SEOUL).to_string(), "2026-11-28");
+    }
+
+    #[test]
+    fn bounds_accept_local_dates() {
+        let t = Timestamp::parse_bound("2009-11-10", SEOUL).expect("date");
+        assert_eq!(t.to_rfc3339(), "2009-11-09T15:00:00.000Z");
+        assert!(Timestamp::parse_bound("2009-11-31", SEOUL).is_err());
     }
 
     #[test]

@@ -1,13 +1,19 @@
-//! `dasan`: one binary for the whole center.
+//! `dasan`: one binary for the whole center. This file owns the command line
+//! and start-up wiring; the work lives in the library crates.
 
 mod commands;
+mod settings;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "dasan", version, about = "Dasan: a contact center for city helplines")]
+#[command(
+    name = "dasan",
+    version,
+    about = "Dasan: a contact center for city helplines (120 / 311)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +21,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serves the center: the HTTP API on --listen, data in --db.
+    Serve(commands::serve::ServeArgs),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
+    /// The model center's statistics from stored records.
+    Stats(commands::stats::StatsArgs),
     /// Staffing per half hour with Erlang C / Erlang A.
     Staff(commands::staff::StaffArgs),
     /// Simulates a whole day through the live router.
@@ -23,7 +36,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    commands::init_logging();
     let result = match cli.command {
+        Command::Serve(args) => commands::block_on(commands::serve::run(args)),
+        Command::Token(command) => commands::block_on(commands::token::run(command)),
+        Command::Stats(args) => commands::block_on(commands::stats::run(args)),
         Command::Staff(args) => commands::staff::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
     };

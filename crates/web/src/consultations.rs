@@ -227,8 +227,12 @@ pub(crate) fn parse_filter(
     citizen_phone: Option<&str>,
 ) -> Result<ConsultationFilter, ApiError> {
     let filter = ConsultationFilter {
-        from: from.map(|t| parse_bound(state, t)).transpose()?,
-        to: to.map(|t| parse_bound(state, t)).transpose()?,
+        from: from
+            .map(|t| Timestamp::parse_bound(t, state.zone))
+            .transpose()?,
+        to: to
+            .map(|t| Timestamp::parse_bound(t, state.zone))
+            .transpose()?,
         category: category.map(|c| state.taxonomy.resolve(c)).transpose()?,
         channel: channel.map(str::parse).transpose()?,
         citizen_phone: citizen_phone.map(PhoneNumber::parse).transpose()?,
@@ -239,14 +243,6 @@ pub(crate) fn parse_filter(
         }
     }
     Ok(filter)
-}
-
-/// A bound is RFC 3339, or a plain date (`2009-11-10`) meaning local midnight.
-fn parse_bound(state: &AppState, text: &str) -> Result<Timestamp, ApiError> {
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(Timestamp::from_local(state.zone, date, 0)?);
-    }
-    Ok(Timestamp::parse_rfc3339(text)?)
 }
 
 async fn list(

@@ -1,2 +1,41 @@
+pub mod serve;
 pub mod simulate;
 pub mod staff;
+pub mod stats;
+pub mod token;
+
+use std::future::Future;
+
+use anyhow::Context;
+use dasan_store::AnyStore;
+
+use crate::settings::Settings;
+
+/// Runs an async command on a multi-threaded runtime.
+pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
+
+/// Logs go to stderr; `DASAN_LOG` (or `RUST_LOG`) sets the filter, `info` by default.
+pub fn init_logging() {
+    let filter = std::env::var("DASAN_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Opens (and migrates) the configured database.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<AnyStore> {
+    AnyStore::open(&settings.db)
+        .await
+        .with_context(|| format!("cannot open the database {:?}", settings.db))
+}

@@ -1,0 +1,65 @@
+use anyhow::Context;
+use dasan_web::AppState;
+
+use crate::settings::{CommonArgs, DEFAULT_DB, Settings};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on, HOST:PORT (port 0 picks a free one).
+    #[arg(long, env = "DASAN_LISTEN")]
+    pub listen: Option<String>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.common, args.listen.as_deref(), DEFAULT_DB)?;
+    serve(&settings, |_| {}).await
+}
+
+/// Opens the store, binds, announces the address on stdout and serves until
+/// Ctrl-C or SIGTERM. `on_ready` runs after binding (the demo prints there).
+pub async fn serve(
+    settings: &Settings,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let store = super::open_store(settings).await?;
+    let state = AppState::load(store, settings.time_zone)
+        .await
+        .context("cannot load reference data")?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, engine = state.store.engine(), "serving");
+    println!(
+        "dasan: serving http://{address} ({} database)",
+        state.store.engine()
+    );
+    on_ready(address);
+    dasan_web::serve(listener, state, shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

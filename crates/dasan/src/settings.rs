@@ -1,0 +1,177 @@
+//! One typed configuration: defaults < TOML file < environment < flags.
+//!
+//! The file is the one named by `--config` (or `DASAN_CONFIG`), else
+//! `./dasan.toml` when it exists. Unknown keys in it are refused, so a typo
+//! never passes silently. Environment variables and flags are read by clap
+//! (`DASAN_DB`, `DASAN_LISTEN`, `DASAN_TIME_ZONE`).
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use dasan_store::DatabaseUrl;
+use serde::Deserialize;
+
+/// The defaults: an embedded SQLite file under `./dasan-data/`, loopback HTTP
+/// on port 8120, and the model center's time zone.
+pub const DEFAULT_DB: &str = "sqlite://dasan-data/dasan.db";
+pub const DEFAULT_DEMO_DB: &str = "sqlite://dasan-data/demo.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8120";
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Seoul";
+
+/// The keys a configuration file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    db: Option<String>,
+    listen: Option<String>,
+    time_zone: Option<String>,
+}
+
+/// Flags shared by every command that touches data.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Database URL: sqlite://PATH (an absolute PATH gives three slashes) or postgres://...
+    #[arg(long, env = "DASAN_DB", hide_env_values = true)]
+    pub db: Option<String>,
+    /// Configuration file (TOML); default ./dasan.toml when it exists.
+    #[arg(long, env = "DASAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Time zone for days, months and the night slot (IANA name).
+    #[arg(long, env = "DASAN_TIME_ZONE")]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub db: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub time_zone: Tz,
+}
+
+/// The database URL may hold a password: Debug shows it redacted.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("db", &self.db)
+            .field("listen", &self.listen)
+            .field("time_zone", &self.time_zone.name())
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Resolves the settings of one command. `listen` is the command's flag
+    /// (already merged with `DASAN_LISTEN` by clap); `default_db` differs
+    /// between the live center and the demo.
+    pub fn resolve(
+        common: &CommonArgs,
+        listen: Option<&str>,
+        default_db: &str,
+    ) -> anyhow::Result<Self> {
+        let file = load_file(common.config.as_ref())?;
+        let db = common
+            .db
+            .clone()
+            .or(file.db)
+            .unwrap_or_else(|| default_db.to_owned());
+        let db = DatabaseUrl::parse(&db).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listen = listen
+            .map(str::to_owned)
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen.parse().with_context(|| {
+            format!("invalid listen address `{listen}` (expected HOST:PORT, e.g. 127.0.0.1:8120)")
+        })?;
+        let zone = common
+            .time_zone
+            .clone()
+            .or(file.time_zone)
+            .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+        let time_zone: Tz = zone.parse().map_err(|_| {
+            anyhow::anyhow!("unknown time zone `{zone}` (expected an IANA name such as Asia/Seoul)")
+        })?;
+        Ok(Settings {
+            db,
+            listen,
+            time_zone,
+        })
+    }
+}
+
+fn load_file(explicit: Option<&PathBuf>) -> anyhow::Result<FileSettings> {
+    let path = match explicit {
+        Some(path) => path.clone(),
+        None => {
+            let default = PathBuf::from("dasan.toml");
+            if !default.exists() {
+                return Ok(FileSettings::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    if text.len() > 1 << 20 {
+        bail!("configuration file {} is larger than 1 MiB", path.display());
+    }
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("dasan.toml");
+        std::fs::write(
+            &file,
+            "db = \"sqlite:///from/file.db\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .expect("write");
+        let mut common = CommonArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&common, None, DEFAULT_DB).expect("valid");
+        assert_eq!(settings.db, DatabaseUrl::Sqlite("/from/file.db".into()));
+        assert_eq!(settings.listen.port(), 9000);
+        common.db = Some("sqlite:///from/flag.db".into());
+        let settings =
+            Settings::resolve(&common, Some("127.0.0.1:9001"), DEFAULT_DB).expect("valid");
+        assert_eq!(settings.db, DatabaseUrl::Sqlite("/from/flag.db".into()));
+        assert_eq!(settings.listen.port(), 9001);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("dasan.toml");
+        std::fs::write(&file, "databse = \"typo\"\n").expect("write");
+        let common = CommonArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        let error = Settings::resolve(&common, None, DEFAULT_DB).expect_err("unknown key");
+        assert!(format!("{error:#}").contains("databse"), "{error:#}");
+        let common = CommonArgs::default();
+        assert!(Settings::resolve(&common, Some("not an address"), DEFAULT_DB).is_err());
+        let common = CommonArgs {
+            time_zone: Some("Mars/Olympus".into()),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(&common, None, DEFAULT_DB).is_err());
+    }
+
+    #[test]
+    fn debug_hides_database_passwords() {
+        let common = CommonArgs {
+            db: Some("postgres://dasan:hunter2@db/dasan".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&common, None, DEFAULT_DB).expect("valid");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}
