@@ -141,10 +141,10 @@ impl Taxonomy {
             .map(|category| (category.code.clone(), category))
             .collect();
         for category in by_code.values() {
-            if let Some(parent) = &category.parent {
-                if !by_code.contains_key(parent) {
-                    return Err(DomainError::UnknownCategory(parent.to_string()));
-                }
+            if let Some(parent) = &category.parent
+                && !by_code.contains_key(parent)
+            {
+                return Err(DomainError::UnknownCategory(parent.to_string()));
             }
         }
         Ok(Taxonomy { by_code })

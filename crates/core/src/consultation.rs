@@ -277,7 +277,8 @@ mod tests {
     #[test]
     fn each_broken_rule_has_its_error() {
         let taxonomy = Taxonomy::seed();
-        let cases: Vec<(Box<dyn Fn(&mut ConsultationDraft)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut ConsultationDraft)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|d| d.channel = "fax".into()), "unknown_channel"),
             (
                 Box::new(|d| d.category = "transport.bus".into()),

@@ -48,10 +48,10 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(value: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(e, ref msg) = value {
-            if e.code == rusqlite::ErrorCode::ConstraintViolation {
-                return StoreError::Conflict(msg.clone().unwrap_or_default());
-            }
+        if let rusqlite::Error::SqliteFailure(e, ref msg) = value
+            && e.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return StoreError::Conflict(msg.clone().unwrap_or_default());
         }
         StoreError::Database(value.to_string())
     }
@@ -59,10 +59,10 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(value: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &value {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(db.message().to_owned());
-            }
+        if let sqlx::Error::Database(db) = &value
+            && (db.is_unique_violation() || db.is_foreign_key_violation())
+        {
+            return StoreError::Conflict(db.message().to_owned());
         }
         StoreError::Database(value.to_string())
     }

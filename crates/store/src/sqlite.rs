@@ -250,12 +250,12 @@ impl SqliteStore {
     }
 
     fn open_blocking(path: &Path) -> Result<Self> {
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Database(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         let mut writer = open_connection(path, false)?;
         migrate(&mut writer)?;
@@ -385,9 +385,9 @@ fn query_buckets(conn: &Connection, filter: &ConsultationFilter) -> Result<Bucke
 }
 
 /// Folds `(category, channel, count)` rows into the two per-key lists.
-pub(crate) fn split_pairs(
-    pairs: Vec<(String, String, u64)>,
-) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+pub(crate) type Counts = Vec<(String, u64)>;
+
+pub(crate) fn split_pairs(pairs: Vec<(String, String, u64)>) -> (Counts, Counts) {
     let mut categories = std::collections::BTreeMap::<String, u64>::new();
     let mut channels = std::collections::BTreeMap::<String, u64>::new();
     for (category, channel, count) in pairs {

@@ -136,14 +136,14 @@ async fn create(
         department: body.department,
     };
     let record = NewConsultation::validate(&draft, &state.taxonomy, id)?;
-    if let Some(agent) = record.agent_id {
-        if state.store.get_agent(agent).await?.is_none() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_agent",
-                "agent_id names no agent",
-            ));
-        }
+    if let Some(agent) = record.agent_id
+        && state.store.get_agent(agent).await?.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_agent",
+            "agent_id names no agent",
+        ));
     }
     let stored = match state.store.record_consultation(&record).await {
         Ok(stored) => stored,
@@ -233,10 +233,10 @@ pub(crate) fn parse_filter(
         channel: channel.map(str::parse).transpose()?,
         citizen_phone: citizen_phone.map(PhoneNumber::parse).transpose()?,
     };
-    if let (Some(from), Some(to)) = (filter.from, filter.to) {
-        if to < from {
-            return Err(dasan_core::DomainError::ReversedTimes.into());
-        }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && to < from
+    {
+        return Err(dasan_core::DomainError::ReversedTimes.into());
     }
     Ok(filter)
 }
