@@ -80,6 +80,49 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Consultations waiting for the next group commit.
+    pending: Mutex<Vec<PendingWrite>>,
+}
+
+/// One consultation waiting to be committed, and where to send the outcome
+/// (its `recorded_at`, or why it was refused).
+struct PendingWrite {
+    record: NewConsultation,
+    reply: tokio::sync::oneshot::Sender<Result<i64>>,
+}
+
+/// Group commit: whoever holds the writer takes every consultation queued so
+/// far and commits them in one transaction, so one fsync acknowledges many
+/// concurrent requests. Each record has its own savepoint: a refused record
+/// (a duplicate id, say) is rolled back alone and the others still commit.
+fn commit_pending(conn: &mut Connection, batch: Vec<PendingWrite>) {
+    let recorded_at = now_millis();
+    let mut outcomes: Vec<(PendingWrite, Result<i64>)> = Vec::with_capacity(batch.len());
+    let committed = (|| -> Result<()> {
+        let mut tx = conn.transaction()?;
+        for write in batch {
+            let outcome = (|| -> Result<()> {
+                let savepoint = tx.savepoint()?;
+                {
+                    let mut statement = savepoint.prepare_cached(INSERT_CONSULTATION)?;
+                    insert_consultation(&mut statement, &write.record, recorded_at)?;
+                }
+                savepoint.commit()?;
+                Ok(())
+            })();
+            outcomes.push((write, outcome.map(|()| recorded_at)));
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    for (write, outcome) in outcomes {
+        let outcome = match (&committed, outcome) {
+            (Ok(()), outcome) => outcome,
+            (Err(error), _) => Err(StoreError::Database(format!("commit failed: {error}"))),
+        };
+        // The requester may have gone away; its record is stored regardless.
+        let _ = write.reply.send(outcome);
+    }
 }
 
 impl ToSql for SqlParam {
@@ -268,6 +311,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                pending: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -410,21 +454,37 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, i
 
 impl Store for SqliteStore {
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
-        let record = record.clone();
-        self.write(move |conn| {
-            let recorded_at = now_millis();
-            let tx = conn.transaction()?;
-            {
-                let mut statement = tx.prepare_cached(INSERT_CONSULTATION)?;
-                insert_consultation(&mut statement, &record, recorded_at)?;
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.inner
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Database("queue lock poisoned".into()))?
+            .push(PendingWrite {
+                record: record.clone(),
+                reply,
+            });
+        let inner = self.inner.clone();
+        // The task may find the queue already drained by another writer that
+        // committed this record too; the reply arrives either way.
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut conn) = inner.writer.lock() else {
+                return;
+            };
+            let batch = match inner.pending.lock() {
+                Ok(mut pending) => std::mem::take(&mut *pending),
+                Err(_) => return,
+            };
+            if !batch.is_empty() {
+                commit_pending(&mut conn, batch);
             }
-            tx.commit()?;
-            Ok(Consultation {
-                record,
-                recorded_at: Timestamp::from_millis(recorded_at)?,
-            })
+        });
+        let recorded_at = outcome
+            .await
+            .map_err(|_| StoreError::Database("the writer stopped before answering".into()))??;
+        Ok(Consultation {
+            record: record.clone(),
+            recorded_at: Timestamp::from_millis(recorded_at)?,
         })
-        .await
     }
 
     async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {

@@ -81,6 +81,7 @@ conformance!(
     agents_tokens_and_audit_round_trip,
     statistics_aggregates_match_the_records,
     reopening_migrates_idempotently,
+    concurrent_writes_each_get_their_own_answer,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -442,4 +443,43 @@ async fn reopening_migrates_idempotently(store: &AnyStore) {
         reopened.taxonomy().await.expect("taxonomy"),
         Taxonomy::seed()
     );
+}
+
+async fn concurrent_writes_each_get_their_own_answer(store: &AnyStore) {
+    // Many writers at once (the SQLite engine commits them in groups): each
+    // is answered for its own record, and a duplicate among them is refused
+    // without taking the others down.
+    let base = ts("2026-11-28T10:00:00+09:00").millis();
+    let records: Vec<_> = (0..64u64)
+        .map(|n| {
+            let start = Timestamp::from_millis(base + n as i64 * 1000).expect("valid");
+            consultation(n, "010-1234-5678", "transport", Channel::Voice, start)
+        })
+        .collect();
+    let mut writes = Vec::new();
+    for record in records.iter().cloned().chain([records[7].clone()]) {
+        let store = store.clone();
+        writes.push(tokio::spawn(async move {
+            store.record_consultation(&record).await
+        }));
+    }
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for write in writes {
+        match write.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(_)) => conflicts += 1,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (64, 1));
+    assert_eq!(store.count_consultations().await.expect("count"), 64);
+    for record in &records {
+        let read = store
+            .get_consultation(record.id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(&read.record, record);
+    }
 }
