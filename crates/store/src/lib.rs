@@ -206,6 +206,8 @@ pub struct AuditEntry {
 /// `tests/conformance.rs` runs against each real engine.
 #[allow(async_fn_in_trait)]
 pub trait Store {
+    /// Answers when the database does: a cheap readiness probe.
+    async fn ping(&self) -> Result<()>;
     /// Stores one consultation durably; returns it as stored.
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation>;
     /// Stores many at once (demo history, imports); all or nothing.
@@ -272,6 +274,9 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
+    async fn ping(&self) -> Result<()> {
+        delegate!(self, s => s.ping())
+    }
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
         delegate!(self, s => s.record_consultation(record))
     }

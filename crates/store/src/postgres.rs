@@ -259,6 +259,11 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
         let recorded_at = now_millis();
         sqlx::query(

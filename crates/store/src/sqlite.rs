@@ -453,6 +453,11 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, i
 }
 
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
         let (reply, outcome) = tokio::sync::oneshot::channel();
         self.inner
