@@ -26,6 +26,8 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Serves a seeded demo center (creating it if empty), or generates demo history.
+    Demo(commands::demo::DemoArgs),
     /// The model center's statistics from stored records.
     Stats(commands::stats::StatsArgs),
     /// Staffing per half hour with Erlang C / Erlang A.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::block_on(commands::serve::run(args)),
         Command::Token(command) => commands::block_on(commands::token::run(command)),
+        Command::Demo(args) => commands::block_on(commands::demo::run(args)),
         Command::Stats(args) => commands::block_on(commands::stats::run(args)),
         Command::Staff(args) => commands::staff::run(args),
         Command::Simulate(args) => commands::simulate::run(args),

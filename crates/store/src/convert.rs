@@ -9,12 +9,31 @@ use dasan_core::{
 
 use crate::{Result, StoreError};
 
+/// Phone numbers are stored as the digits of their E.164 form, as one
+/// integer (`+821012345678` → 821012345678): E.164 has at most 15 digits and
+/// no country code starts with 0, so this is lossless, and an integer index
+/// is far smaller and faster to build and sort than a text one.
+pub(crate) fn phone_key(phone: &PhoneNumber) -> i64 {
+    phone
+        .e164()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(0i64, |key, digit| key * 10 + i64::from(digit - b'0'))
+}
+
+pub(crate) fn phone_from_key(key: i64) -> Result<PhoneNumber> {
+    if key <= 0 {
+        return Err(StoreError::Corrupt(format!("phone key {key}")));
+    }
+    Ok(PhoneNumber::from_trusted_e164(format!("+{key}")))
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn consultation_from_columns(
     id: uuid::Uuid,
     channel: &str,
     category: &str,
-    citizen_phone: String,
+    citizen_phone: i64,
     agent_id: Option<uuid::Uuid>,
     started_at: i64,
     ended_at: i64,
@@ -27,7 +46,7 @@ pub(crate) fn consultation_from_columns(
         ConsultationId(id),
         channel.parse::<Channel>()?,
         CategoryCode::parse(category)?,
-        PhoneNumber::from_trusted_e164(citizen_phone),
+        phone_from_key(citizen_phone)?,
         agent_id.map(AgentId),
         Timestamp::from_millis(started_at)?,
         Timestamp::from_millis(ended_at)?,
@@ -90,4 +109,27 @@ pub(crate) fn agent_from_columns(
             .map(|c| c.parse::<Channel>())
             .collect::<Result<_, _>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_keys_round_trip() {
+        for written in [
+            "010-1234-5678",
+            "02-120-0000",
+            "+1 212 555 0100",
+            "+44 20 7946 0958",
+        ] {
+            let phone = PhoneNumber::parse(written).expect(written);
+            assert_eq!(
+                phone_from_key(phone_key(&phone)).expect("valid"),
+                phone,
+                "{written}"
+            );
+        }
+        assert!(phone_from_key(0).is_err());
+    }
 }

@@ -212,6 +212,14 @@ pub trait Store {
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation>;
     /// Stores many at once (demo history, imports); all or nothing.
     async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()>;
+    /// Prepares a large load (the demo history, an import) into an empty
+    /// consultation table: drops the secondary indexes that inserts in random
+    /// key order make slow. [`Store::finish_bulk_load`] rebuilds them in one
+    /// sorted pass, and so does every open, should the process die first.
+    /// On a table that holds data it does nothing. Returns whether it dropped.
+    async fn begin_bulk_load(&self) -> Result<bool>;
+    /// Rebuilds any index that [`Store::begin_bulk_load`] dropped.
+    async fn finish_bulk_load(&self) -> Result<()>;
     async fn get_consultation(&self, id: ConsultationId) -> Result<Option<Consultation>>;
     async fn list_consultations(
         &self,
@@ -283,6 +291,12 @@ impl Store for AnyStore {
     async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {
         delegate!(self, s => s.record_consultations_bulk(records))
     }
+    async fn begin_bulk_load(&self) -> Result<bool> {
+        delegate!(self, s => s.begin_bulk_load())
+    }
+    async fn finish_bulk_load(&self) -> Result<()> {
+        delegate!(self, s => s.finish_bulk_load())
+    }
     async fn get_consultation(&self, id: ConsultationId) -> Result<Option<Consultation>> {
         delegate!(self, s => s.get_consultation(id))
     }
@@ -325,6 +339,13 @@ impl Store for AnyStore {
         delegate!(self, s => s.audit_entries(limit))
     }
 }
+
+/// Secondary indexes a bulk load may drop, with the statements that rebuild
+/// them; the same on both engines.
+pub(crate) const DEFERRABLE_INDEXES: &[(&str, &str)] = &[(
+    "consultations_by_citizen",
+    "CREATE INDEX IF NOT EXISTS consultations_by_citizen ON consultations (citizen_phone, started_at)",
+)];
 
 /// Builds the SQL `WHERE` conditions of a filter, shared by both engines.
 /// `placeholder(n)` renders the n-th (1-based) parameter (`?n` or `$n`).
@@ -400,7 +421,7 @@ impl FilterSql {
             push(
                 &mut sql,
                 "citizen_phone = {}",
-                vec![SqlParam::Text(phone.e164().to_owned())],
+                vec![SqlParam::Int(convert::phone_key(phone))],
             );
         }
         if let Some(cursor) = after {

@@ -42,7 +42,8 @@ CREATE TABLE consultations (
     id UUID PRIMARY KEY,
     channel TEXT NOT NULL,
     category TEXT NOT NULL REFERENCES categories(code),
-    citizen_phone TEXT NOT NULL,
+    -- The digits of the E.164 number as one integer (see convert::phone_key).
+    citizen_phone BIGINT NOT NULL,
     agent_id UUID REFERENCES agents(id),
     started_at BIGINT NOT NULL,
     ended_at BIGINT NOT NULL,
@@ -157,7 +158,7 @@ fn copy_row(out: &mut String, record: &NewConsultation, recorded_at: i64) {
         record.id,
         record.channel.as_str(),
         record.category.as_str(),
-        record.citizen_phone.e164()
+        crate::convert::phone_key(&record.citizen_phone)
     );
     match record.agent_id {
         Some(agent) => {
@@ -232,6 +233,10 @@ impl PgStore {
             tx.commit().await?;
             tracing::info!(version, "applied PostgreSQL migration");
         }
+        // Rebuild any index a bulk load dropped and never got to rebuild.
+        for (_, create) in crate::DEFERRABLE_INDEXES {
+            conn.execute(*create).await?;
+        }
         let mut tx = conn.begin().await?;
         for category in Taxonomy::seed().iter() {
             sqlx::query(
@@ -272,7 +277,7 @@ impl Store for PgStore {
         .bind(record.id.0)
         .bind(record.channel.as_str())
         .bind(record.category.as_str())
-        .bind(record.citizen_phone.e164())
+        .bind(crate::convert::phone_key(&record.citizen_phone))
         .bind(record.agent_id.map(|a| a.0))
         .bind(record.started_at.millis())
         .bind(record.ended_at.millis())
@@ -308,6 +313,31 @@ impl Store for PgStore {
         }
         copy.finish().await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn begin_bulk_load(&self) -> Result<bool> {
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM consultations)")
+            .fetch_one(&self.pool)
+            .await?;
+        if empty {
+            for (name, _) in crate::DEFERRABLE_INDEXES {
+                sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS {name}")))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(empty)
+    }
+
+    async fn finish_bulk_load(&self) -> Result<()> {
+        for (_, create) in crate::DEFERRABLE_INDEXES {
+            sqlx::query(*create).execute(&self.pool).await?;
+        }
+        // VACUUM sets the visibility map, which index-only scans need.
+        sqlx::query("VACUUM ANALYZE consultations")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

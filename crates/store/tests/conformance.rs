@@ -82,6 +82,8 @@ conformance!(
     statistics_aggregates_match_the_records,
     reopening_migrates_idempotently,
     concurrent_writes_each_get_their_own_answer,
+    a_bulk_load_defers_and_rebuilds_indexes,
+    an_interrupted_bulk_load_is_repaired_at_the_next_open,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -482,4 +484,88 @@ async fn concurrent_writes_each_get_their_own_answer(store: &AnyStore) {
             .expect("stored");
         assert_eq!(&read.record, record);
     }
+}
+
+async fn a_bulk_load_defers_and_rebuilds_indexes(store: &AnyStore) {
+    assert!(
+        store.begin_bulk_load().await.expect("begin"),
+        "empty table: indexes dropped"
+    );
+    let base = ts("2009-01-01T00:00:00+09:00").millis();
+    let records: Vec<_> = (0..200u64)
+        .map(|n| {
+            let phone = format!("010-3000-{:04}", n % 17);
+            let start = Timestamp::from_millis(base + n as i64 * 60_000).expect("valid");
+            consultation(n, &phone, "water", Channel::Voice, start)
+        })
+        .collect();
+    store
+        .record_consultations_bulk(records.clone())
+        .await
+        .expect("bulk");
+    store.finish_bulk_load().await.expect("finish");
+    // A second load into a table with data leaves the indexes alone.
+    assert!(!store.begin_bulk_load().await.expect("begin again"));
+    store.finish_bulk_load().await.expect("finish again");
+    let phone = PhoneNumber::parse("010-3000-0003").expect("valid");
+    let page = store
+        .list_consultations(
+            &ConsultationFilter {
+                citizen_phone: Some(phone.clone()),
+                ..Default::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        page.items.len(),
+        records.iter().filter(|r| r.citizen_phone == phone).count()
+    );
+}
+
+async fn index_exists(store: &AnyStore, name: &str) -> bool {
+    match store {
+        AnyStore::Sqlite(s) => {
+            let conn = rusqlite::Connection::open(s.path()).expect("open");
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+                [name],
+                |row| row.get(0),
+            )
+            .expect("query")
+        }
+        AnyStore::Postgres(s) => sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = $1)",
+        )
+        .bind(name)
+        .fetch_one(s.pool())
+        .await
+        .expect("query"),
+    }
+}
+
+async fn an_interrupted_bulk_load_is_repaired_at_the_next_open(store: &AnyStore) {
+    assert!(index_exists(store, "consultations_by_citizen").await);
+    assert!(store.begin_bulk_load().await.expect("begin"));
+    assert!(!index_exists(store, "consultations_by_citizen").await);
+    let record = consultation(
+        1,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:00:00+09:00"),
+    );
+    store
+        .record_consultations_bulk(vec![record])
+        .await
+        .expect("bulk");
+    // The process "dies" here: no finish_bulk_load. The next open repairs.
+    let url = match store {
+        AnyStore::Sqlite(s) => DatabaseUrl::Sqlite(s.path().to_path_buf()),
+        AnyStore::Postgres(s) => DatabaseUrl::Postgres(s.url().to_owned()),
+    };
+    let reopened = AnyStore::open(&url).await.expect("reopen");
+    assert!(index_exists(&reopened, "consultations_by_citizen").await);
 }

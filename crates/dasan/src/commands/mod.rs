@@ -1,3 +1,5 @@
+pub mod demo;
+pub mod demo_generate;
 pub mod serve;
 pub mod simulate;
 pub mod staff;

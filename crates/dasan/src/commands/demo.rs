@@ -1,0 +1,117 @@
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use dasan_core::Role;
+use dasan_demo::DemoConfig;
+use dasan_store::Store;
+
+use crate::settings::{CommonArgs, DEFAULT_DEMO_DB, Settings};
+
+/// The demo's history when it seeds an empty database: enough for every
+/// screen and statistic to look alive, generated in seconds. The full
+/// 10-million history is `dasan demo generate`.
+pub const DEMO_CONSULTATIONS: u64 = 300_000;
+pub const DEMO_SEED: u64 = 120;
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub action: Option<DemoAction>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, env = "DASAN_LISTEN")]
+    pub listen: Option<String>,
+    /// How much history to seed an empty demo database with.
+    #[arg(long, default_value_t = DEMO_CONSULTATIONS)]
+    pub consultations: u64,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DemoAction {
+    /// Generates the model center's synthetic history into an empty database.
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// How many consultations; without it, the full history 2007-01-01..2009-11-10.
+    #[arg(long)]
+    pub consultations: Option<u64>,
+    /// Seed of the generator: the same seed gives the same data.
+    #[arg(long, default_value_t = DEMO_SEED)]
+    pub seed: u64,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(DemoAction::Generate(generate)) => run_generate(generate).await,
+        None => run_demo(args.common, args.listen, args.consultations).await,
+    }
+}
+
+async fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
+    if args.consultations == Some(0) {
+        anyhow::bail!("--consultations must be at least 1");
+    }
+    let settings = Settings::resolve(&args.common, None, DEFAULT_DEMO_DB)?;
+    let store = super::open_store(&settings).await?;
+    let summary = super::demo_generate::generate(
+        &store,
+        DemoConfig {
+            seed: args.seed,
+            consultations: args.consultations,
+        },
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
+    println!("{summary}");
+    Ok(())
+}
+
+async fn run_demo(
+    common: CommonArgs,
+    listen: Option<String>,
+    consultations: u64,
+) -> anyhow::Result<()> {
+    if consultations == 0 {
+        anyhow::bail!("--consultations must be at least 1");
+    }
+    let settings = Settings::resolve(&common, listen.as_deref(), DEFAULT_DEMO_DB)?;
+    let store = super::open_store(&settings).await?;
+    if store.count_consultations().await? == 0 {
+        eprintln!("dasan demo: seeding {consultations} consultations of demo history...");
+        let summary = super::demo_generate::generate(
+            &store,
+            DemoConfig {
+                seed: DEMO_SEED,
+                consultations: Some(consultations),
+            },
+            std::io::stderr().is_terminal(),
+        )
+        .await?;
+        eprintln!("{summary}");
+    }
+    let admin = super::token::create(&store, Role::Admin, "demo admin")
+        .await
+        .context("cannot create the demo token")?;
+    let supervisor = super::token::create(&store, Role::Supervisor, "demo supervisor").await?;
+    let agent = super::token::create(&store, Role::Agent, "demo agent").await?;
+    drop(store);
+    let where_data = format!("{:?}", settings.db);
+    super::serve::serve(&settings, move |address| {
+        println!(
+            "\nDasan demo center is up.\n\
+             \n  health:      http://{address}/healthz\
+             \n  API docs:    http://{address}/api/v1/openapi.json\
+             \n  statistics:  curl -H 'Authorization: Bearer {admin}' http://{address}/api/v1/stats\
+             \n  records:     curl -H 'Authorization: Bearer {admin}' 'http://{address}/api/v1/consultations?limit=5'\
+             \n\n  tokens (shown once):\n    admin       {admin}\n    supervisor  {supervisor}\n    agent       {agent}\n\
+             \nPress Ctrl-C to stop. The data stays in {where_data}."
+        );
+    })
+    .await
+}
