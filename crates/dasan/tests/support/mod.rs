@@ -33,8 +33,7 @@ pub fn run_ok(args: &[&str]) -> Output {
 pub fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or_default()
         .trim()
         .to_owned()
