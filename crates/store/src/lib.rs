@@ -181,6 +181,23 @@ pub struct Page {
     pub next_cursor: Option<Cursor>,
 }
 
+impl Page {
+    /// Builds a page from a query that fetched `limit + 1` rows: the extra
+    /// row only says that another page follows.
+    pub(crate) fn from_overfetched(mut items: Vec<Consultation>, limit: u32) -> Self {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| Cursor {
+                started_at_millis: c.record.started_at.millis(),
+                id: c.record.id,
+            })
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
 /// An API token as stored: only a hash of the secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenRecord {

@@ -367,20 +367,11 @@ impl Store for PgStore {
         let rows = bind_params(sqlx::query(AssertSqlSafe(query)), &sql.params)
             .fetch_all(&self.pool)
             .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(consultation_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|c| Cursor {
-                started_at_millis: c.record.started_at.millis(),
-                id: c.record.id,
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetched(items, limit))
     }
 
     async fn count_consultations(&self) -> Result<u64> {

@@ -396,20 +396,11 @@ fn query_page(
             RawConsultation::from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(RawConsultation::into_domain)
         .collect::<Result<Vec<_>>>()?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|c| Cursor {
-            started_at_millis: c.record.started_at.millis(),
-            id: c.record.id,
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetched(items, limit))
 }
 
 fn query_buckets(conn: &Connection, filter: &ConsultationFilter) -> Result<Buckets> {
