@@ -22,11 +22,13 @@ pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Re
         .block_on(future)
 }
 
-/// Logs go to stderr; `DASAN_LOG` (or `RUST_LOG`) sets the filter, `info` by default.
+/// Logs go to stderr; `DASAN_LOG` (or `RUST_LOG`) sets the filter. The
+/// default is `info`, with sqlx's PostgreSQL notices ("already exists,
+/// skipping" at every start) kept at `warn`.
 pub fn init_logging() {
     let filter = std::env::var("DASAN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned());
+        .unwrap_or_else(|_| "info,sqlx=warn".to_owned());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
