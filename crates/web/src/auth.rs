@@ -80,9 +80,11 @@ impl FromRequestParts<AppState> for Caller {
         let value = header
             .to_str()
             .map_err(|_| ApiError::unauthorized("invalid_token", "invalid token"))?;
+        // The scheme name is case-insensitive (RFC 7235); the token is not.
         let secret = value
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|s| s.starts_with(PREFIX) && s.len() < 200)
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "invalid token"))?;
         let record = state

@@ -188,6 +188,18 @@ async fn tokens_are_required_and_roles_enforced() {
         (status, error_code(&body)),
         (StatusCode::UNAUTHORIZED, "invalid_token")
     );
+    let agent_token = h.token(Role::Agent).await;
+    let lowercase = Request::builder()
+        .uri("/api/v1/categories")
+        .header(header::AUTHORIZATION, format!("bearer {agent_token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = h.app.clone().oneshot(lowercase).await.expect("infallible");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the scheme is case-insensitive"
+    );
     let department = h.token(Role::Department).await;
     let (status, body) = h
         .post_json("/api/v1/consultations", Some(&department), &valid_body())
