@@ -292,10 +292,51 @@ const BULK_CACHE_PRAGMA: &str = "PRAGMA cache_size = -1048576";
 const NORMAL_CACHE_PRAGMA: &str = "PRAGMA cache_size = -65536";
 
 /// Inserts `records` in one transaction: all or nothing.
+///
+/// SQLite's foreign-key checks cost two index lookups per row (category and
+/// agent). For a batch they are done here instead, once per distinct value
+/// against the reference tables read inside the same write transaction (the
+/// single writer holds it, so nothing can change them meanwhile), with
+/// SQLite's own checks switched off for the duration; the pragma can only
+/// change outside a transaction and is always switched back on.
 fn insert_bulk(conn: &mut Connection, records: &[NewConsultation]) -> Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = insert_bulk_checked(conn, records);
+    let restored = conn.execute_batch("PRAGMA foreign_keys = ON");
+    result?;
+    restored?;
+    Ok(())
+}
+
+fn insert_bulk_checked(conn: &mut Connection, records: &[NewConsultation]) -> Result<()> {
+    use std::collections::HashSet;
     let recorded_at = now_millis();
     let tx = conn.transaction()?;
     {
+        let categories: HashSet<String> = tx
+            .prepare("SELECT code FROM categories")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let agents: HashSet<Vec<u8>> = tx
+            .prepare("SELECT id FROM agents")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for record in records {
+            if !categories.contains(record.category.as_str()) {
+                return Err(StoreError::Conflict(format!(
+                    "FOREIGN KEY constraint failed: unknown category {}",
+                    record.category.as_str()
+                )));
+            }
+            if let Some(agent) = &record.agent_id
+                && !agents.contains(agent.0.as_bytes().as_slice())
+            {
+                return Err(StoreError::Conflict(format!(
+                    "FOREIGN KEY constraint failed: unknown agent {}",
+                    agent.0
+                )));
+            }
+        }
         let mut statement = tx.prepare_cached(INSERT_CONSULTATION)?;
         for record in records {
             insert_consultation(&mut statement, record, recorded_at)?;

@@ -316,6 +316,43 @@ async fn an_unknown_agent_or_category_is_refused(store: &AnyStore) {
     record.agent_id = Some(AgentId(uuid::Uuid::now_v7()));
     assert!(store.record_consultation(&record).await.is_err());
     assert_eq!(store.count_consultations().await.expect("count"), 0);
+
+    // The bulk path checks references its own way; it must refuse the same.
+    let good = consultation(
+        2,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:01:00+09:00"),
+    );
+    let err = store
+        .record_consultations_bulk(vec![good.clone(), record.clone()])
+        .await
+        .expect_err("unknown agent in a batch");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let mut unknown_category = consultation(
+        3,
+        "010-1234-5678",
+        "transport",
+        Channel::Voice,
+        ts("2026-11-28T10:02:00+09:00"),
+    );
+    unknown_category.category =
+        dasan_core::CategoryCode::parse("nosuch.code").expect("well-formed code");
+    let err = store
+        .record_consultations_bulk(vec![good.clone(), unknown_category])
+        .await
+        .expect_err("unknown category in a batch");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.count_consultations().await.expect("count"), 0);
+
+    // After a batch, the single-record path still enforces references.
+    store
+        .record_consultations_bulk(vec![good])
+        .await
+        .expect("valid batch");
+    assert!(store.record_consultation(&record).await.is_err());
+    assert_eq!(store.count_consultations().await.expect("count"), 1);
 }
 
 async fn taxonomy_is_seeded(store: &AnyStore) {
