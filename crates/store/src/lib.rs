@@ -11,12 +11,14 @@
 
 mod convert;
 pub mod postgres;
+pub mod rollup;
 pub mod sqlite;
 mod stats;
 
 use std::fmt;
 
 use base64::Engine;
+use chrono_tz::Tz;
 use dasan_core::{
     Agent, AgentId, CategoryCode, Channel, Consultation, ConsultationId, NewAgent, NewConsultation,
     PhoneNumber, Role, Taxonomy, Timestamp,
@@ -24,9 +26,19 @@ use dasan_core::{
 use serde::Serialize;
 
 pub use stats::{
-    Buckets, HeavyUsers, Milestone, MonthCount, MonthlyAverage, Share, Statistics,
-    compute_statistics,
+    Aggregates, AggregatesBuilder, DayTotals, HandleTime, HandleTimes, HeavyUsers, Milestone,
+    MonthCount, MonthlyAverage, Share, Statistics, Totals, compute_statistics,
 };
+
+/// Which path answered a statistics request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatsSource {
+    /// The rollups kept on the write path.
+    Rollups,
+    /// Plain `GROUP BY` over the consultations.
+    Exact,
+}
 
 /// What can go wrong in storage. The HTTP layer maps these to status codes;
 /// the text of `Database` is for logs, never for API bodies.
@@ -245,8 +257,43 @@ pub trait Store {
         limit: u32,
     ) -> Result<Page>;
     async fn count_consultations(&self) -> Result<u64>;
-    /// The raw aggregates the statistics are computed from.
-    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets>;
+    /// The statistics' aggregates from the rollups, bucketed in the rollup
+    /// zone. The filter must not name a citizen.
+    async fn statistics_from_rollups(&self, filter: &ConsultationFilter) -> Result<Aggregates>;
+    /// The same aggregates by plain `GROUP BY` over the consultations, in
+    /// any zone: the reference the rollups are checked against.
+    async fn statistics_exact(&self, filter: &ConsultationFilter, zone: Tz) -> Result<Aggregates>;
+    /// The zone the rollups' days and hours are local to.
+    async fn rollup_zone(&self) -> Result<Tz>;
+    /// Recomputes every rollup from the consultations, bucketed in `zone`,
+    /// which becomes the rollup zone; in one transaction, with writers held
+    /// off meanwhile. Returns how many consultations it read.
+    async fn rebuild_rollups(&self, zone: Tz) -> Result<u64>;
+
+    /// The statistics' aggregates, from the rollups when they can answer
+    /// (same zone, no citizen filter), else by plain `GROUP BY`.
+    async fn statistics(
+        &self,
+        filter: &ConsultationFilter,
+        zone: Tz,
+    ) -> Result<(Aggregates, StatsSource)> {
+        if filter.citizen_phone.is_none() && self.rollup_zone().await? == zone {
+            Ok((
+                self.statistics_from_rollups(filter).await?,
+                StatsSource::Rollups,
+            ))
+        } else {
+            tracing::warn!(
+                zone = zone.name(),
+                "statistics computed without rollups (another zone or a citizen filter); \
+                 `dasan stats rebuild --time-zone` re-buckets them"
+            );
+            Ok((
+                self.statistics_exact(filter, zone).await?,
+                StatsSource::Exact,
+            ))
+        }
+    }
 
     async fn taxonomy(&self) -> Result<Taxonomy>;
 
@@ -328,8 +375,17 @@ impl Store for AnyStore {
     async fn count_consultations(&self) -> Result<u64> {
         delegate!(self, s => s.count_consultations())
     }
-    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets> {
-        delegate!(self, s => s.statistics_buckets(filter))
+    async fn statistics_from_rollups(&self, filter: &ConsultationFilter) -> Result<Aggregates> {
+        delegate!(self, s => s.statistics_from_rollups(filter))
+    }
+    async fn statistics_exact(&self, filter: &ConsultationFilter, zone: Tz) -> Result<Aggregates> {
+        delegate!(self, s => s.statistics_exact(filter, zone))
+    }
+    async fn rollup_zone(&self) -> Result<Tz> {
+        delegate!(self, s => s.rollup_zone())
+    }
+    async fn rebuild_rollups(&self, zone: Tz) -> Result<u64> {
+        delegate!(self, s => s.rebuild_rollups(zone))
     }
     async fn taxonomy(&self) -> Result<Taxonomy> {
         delegate!(self, s => s.taxonomy())
@@ -453,6 +509,21 @@ impl FilterSql {
             );
         }
         sql
+    }
+
+    /// Adds one condition; `{}` in `template` stand for `values` in order.
+    pub fn and(
+        &mut self,
+        template: &str,
+        values: Vec<SqlParam>,
+        placeholder: impl Fn(usize) -> String,
+    ) {
+        let mut condition = template.to_owned();
+        for value in values {
+            self.params.push(value);
+            condition = condition.replacen("{}", &placeholder(self.params.len()), 1);
+        }
+        self.conditions.push(condition);
     }
 
     pub fn where_clause(&self) -> String {

@@ -12,19 +12,20 @@ use sqlx::{
 };
 
 use crate::{
-    AuditEntry, Buckets, ConsultationFilter, Cursor, FilterSql, Page, Result, SqlParam, Store,
-    StoreError, TokenRecord,
+    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
+    SqlParam, Store, StoreError, TokenRecord,
     convert::{
         agent_from_columns, agent_lists_json, consultation_from_columns, taxonomy_from_rows,
     },
+    rollup,
     sqlite::now_millis,
-    stats::BUCKET_MILLIS,
 };
 
 /// Any fixed number works; it names Dasan's migration lock among advisory locks.
 const MIGRATION_LOCK: i64 = 0x0DA5_A120;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE categories (
     code TEXT PRIMARY KEY,
     parent TEXT REFERENCES categories(code),
@@ -68,12 +69,239 @@ CREATE TABLE audit_log (
     action TEXT NOT NULL,
     subject TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Rollups (see rollup.rs). Stale until the first open rebuilds them from
+-- whatever the consultation table already holds.
+CREATE TABLE rollup_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    time_zone TEXT NOT NULL,
+    citizens_stale BOOLEAN NOT NULL,
+    rollups_stale BOOLEAN NOT NULL
+);
+INSERT INTO rollup_settings (id, time_zone, citizens_stale, rollups_stale)
+    VALUES (1, 'Asia/Seoul', TRUE, TRUE);
+CREATE TABLE rollup_daily (
+    day BIGINT NOT NULL,
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    consultations BIGINT NOT NULL,
+    night BIGINT NOT NULL,
+    handle_ms BIGINT NOT NULL,
+    PRIMARY KEY (day, category, channel)
+);
+CREATE TABLE rollup_hourly (
+    hour_start BIGINT NOT NULL,
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    consultations BIGINT NOT NULL,
+    handle_ms BIGINT NOT NULL,
+    PRIMARY KEY (hour_start, category, channel)
+);
+CREATE TABLE citizen_counts (
+    citizen_phone BIGINT PRIMARY KEY,
+    consultations BIGINT NOT NULL
+);
+CREATE INDEX citizen_counts_by_count ON citizen_counts (consultations);
+"#,
+];
+
+/// One statement records a consultation and its rollups, so the single
+/// write costs one round trip. `ok` is empty when the rollup zone is no
+/// longer the one this node bucketed with (`$12`): then nothing is written
+/// and the caller re-reads the zone and retries.
+const RECORD_WITH_ROLLUPS: &str = "WITH ok AS (
+    SELECT citizens_stale FROM rollup_settings WHERE id = 1 AND time_zone = $12
+), c AS (
+    INSERT INTO consultations (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM ok
+    RETURNING 1
+), d AS (
+    INSERT INTO rollup_daily (day, category, channel, consultations, night, handle_ms)
+    SELECT $13, $3, $2, 1, $14, $15 FROM ok
+    ON CONFLICT (day, category, channel) DO UPDATE SET
+        consultations = rollup_daily.consultations + 1,
+        night = rollup_daily.night + excluded.night,
+        handle_ms = rollup_daily.handle_ms + excluded.handle_ms
+), h AS (
+    INSERT INTO rollup_hourly (hour_start, category, channel, consultations, handle_ms)
+    SELECT $16, $3, $2, 1, $15 FROM ok
+    ON CONFLICT (hour_start, category, channel) DO UPDATE SET
+        consultations = rollup_hourly.consultations + 1,
+        handle_ms = rollup_hourly.handle_ms + excluded.handle_ms
+), p AS (
+    INSERT INTO citizen_counts (citizen_phone, consultations)
+    SELECT $4, 1 FROM ok WHERE NOT ok.citizens_stale
+    ON CONFLICT (citizen_phone) DO UPDATE SET consultations = citizen_counts.consultations + 1
+)
+SELECT COUNT(*) FROM c";
+
+const APPLY_DAILY: &str =
+    "INSERT INTO rollup_daily (day, category, channel, consultations, night, handle_ms)
+    SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])
+    ON CONFLICT (day, category, channel) DO UPDATE SET
+        consultations = rollup_daily.consultations + excluded.consultations,
+        night = rollup_daily.night + excluded.night,
+        handle_ms = rollup_daily.handle_ms + excluded.handle_ms";
+const APPLY_HOURLY: &str =
+    "INSERT INTO rollup_hourly (hour_start, category, channel, consultations, handle_ms)
+    SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[])
+    ON CONFLICT (hour_start, category, channel) DO UPDATE SET
+        consultations = rollup_hourly.consultations + excluded.consultations,
+        handle_ms = rollup_hourly.handle_ms + excluded.handle_ms";
+const APPLY_CITIZENS: &str = "INSERT INTO citizen_counts (citizen_phone, consultations)
+    SELECT * FROM UNNEST($1::int8[], $2::int8[])
+    ON CONFLICT (citizen_phone) DO UPDATE SET
+        consultations = citizen_counts.consultations + excluded.consultations";
+
+/// Adds `delta` to the rollups inside the caller's transaction: one
+/// statement per table, rows in key order.
+async fn apply_delta(conn: &mut sqlx::PgConnection, delta: &rollup::Delta) -> Result<()> {
+    for (sql, map, with_night) in [
+        (APPLY_DAILY, &delta.daily, true),
+        (APPLY_HOURLY, &delta.hourly, false),
+    ] {
+        if map.is_empty() {
+            continue;
+        }
+        let rows = rollup::Delta::sorted(map);
+        let mut query = sqlx::query(sql)
+            .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<i64>>())
+            .bind(
+                rows.iter()
+                    .map(|(k, _)| k.1.clone())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(k, _)| k.2.clone())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(_, c)| c.consultations)
+                    .collect::<Vec<i64>>(),
+            );
+        if with_night {
+            query = query.bind(rows.iter().map(|(_, c)| c.night).collect::<Vec<i64>>());
+        }
+        query
+            .bind(rows.iter().map(|(_, c)| c.handle_ms).collect::<Vec<i64>>())
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !delta.citizens.is_empty() {
+        let rows = delta.sorted_citizens();
+        sqlx::query(APPLY_CITIZENS)
+            .bind(rows.iter().map(|r| r.0).collect::<Vec<i64>>())
+            .bind(rows.iter().map(|r| r.1).collect::<Vec<i64>>())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn read_settings(conn: &mut sqlx::PgConnection) -> Result<rollup::Settings> {
+    let row = sqlx::query(
+        "SELECT time_zone, citizens_stale, rollups_stale FROM rollup_settings WHERE id = 1",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(rollup::Settings {
+        zone: rollup::parse_zone(row.try_get::<&str, _>(0)?)?,
+        citizens_stale: row.try_get(1)?,
+        rollups_stale: row.try_get(2)?,
+    })
+}
+
+async fn recount_citizens(conn: &mut sqlx::PgConnection) -> Result<()> {
+    let mut tx = conn.begin().await?;
+    tx.execute("LOCK TABLE consultations IN EXCLUSIVE MODE")
+        .await?;
+    tx.execute("DELETE FROM citizen_counts").await?;
+    tx.execute(rollup::RECOUNT_CITIZENS).await?;
+    tx.execute("UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1")
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn rebuild_rollups_on(conn: &mut sqlx::PgConnection, zone: chrono_tz::Tz) -> Result<u64> {
+    use futures_util::TryStreamExt;
+    let mut tx = conn.begin().await?;
+    // Writers wait until the rebuild commits; readers go on. A writer that
+    // waited then sees the new zone and re-buckets (see RECORD_WITH_ROLLUPS).
+    tx.execute("LOCK TABLE consultations IN EXCLUSIVE MODE")
+        .await?;
+    tx.execute("DELETE FROM rollup_daily").await?;
+    tx.execute("DELETE FROM rollup_hourly").await?;
+    tx.execute("DELETE FROM citizen_counts").await?;
+    let mut delta = rollup::Delta::default();
+    let mut read = 0u64;
+    {
+        let mut rows =
+            sqlx::query("SELECT started_at, ended_at, category, channel FROM consultations")
+                .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            delta.add(
+                zone,
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get::<&str, _>(2)?,
+                row.try_get::<&str, _>(3)?,
+            );
+            read += 1;
+        }
+    }
+    apply_delta(&mut tx, &delta).await?;
+    tx.execute(rollup::RECOUNT_CITIZENS).await?;
+    sqlx::query(
+        "UPDATE rollup_settings SET time_zone = $1, citizens_stale = FALSE, rollups_stale = FALSE WHERE id = 1",
+    )
+    .bind(zone.name())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(read)
+}
+
+async fn run_stat_query(
+    conn: &mut sqlx::PgConnection,
+    query: &rollup::StatQuery,
+    zone: chrono_tz::Tz,
+    builder: &mut AggregatesBuilder,
+) -> Result<()> {
+    let rows = bind_params(sqlx::query(AssertSqlSafe(query.sql.clone())), &query.params)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        rollup::fold_row(
+            builder,
+            zone,
+            query.source,
+            row.try_get(0)?,
+            row.try_get::<&str, _>(1)?,
+            row.try_get::<&str, _>(2)?,
+            int8(row, 3)?,
+            int8(row, 4)?,
+            int8(row, 5)?,
+        );
+    }
+    Ok(())
+}
+
+/// An integer column (the shared SQL casts every figure to BIGINT); NULL,
+/// the `SUM` of no rows, is 0.
+fn int8(row: &PgRow, index: usize) -> Result<i64> {
+    Ok(row.try_get::<Option<i64>, _>(index)?.unwrap_or(0))
+}
 
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     url: String,
+    /// The rollup zone as last read; a write that finds it changed re-reads.
+    zone: std::sync::Arc<std::sync::RwLock<chrono_tz::Tz>>,
 }
 
 /// Creates a fresh, uniquely named database on the server of `admin_url`
@@ -191,8 +419,10 @@ impl PgStore {
         let store = PgStore {
             pool,
             url: url.to_owned(),
+            zone: std::sync::Arc::new(std::sync::RwLock::new(dasan_core::time::SEOUL)),
         };
         store.migrate().await?;
+        store.reload_zone().await?;
         Ok(store)
     }
 
@@ -237,6 +467,14 @@ impl PgStore {
         for (_, create) in crate::DEFERRABLE_INDEXES {
             conn.execute(*create).await?;
         }
+        // Finish what an interrupted bulk load or a fresh migration left.
+        let settings = read_settings(&mut *conn).await?;
+        if settings.rollups_stale {
+            tracing::info!("rebuilding the statistics rollups");
+            rebuild_rollups_on(&mut *conn, settings.zone).await?;
+        } else if settings.citizens_stale {
+            recount_citizens(&mut *conn).await?;
+        }
         let mut tx = conn.begin().await?;
         for category in Taxonomy::seed().iter() {
             sqlx::query(
@@ -251,6 +489,22 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn reload_zone(&self) -> Result<chrono_tz::Tz> {
+        let mut conn = self.pool.acquire().await?;
+        let zone = read_settings(&mut conn).await?.zone;
+        if let Ok(mut cached) = self.zone.write() {
+            *cached = zone;
+        }
+        Ok(zone)
+    }
+
+    fn cached_zone(&self) -> chrono_tz::Tz {
+        self.zone
+            .read()
+            .map(|zone| *zone)
+            .unwrap_or(dasan_core::time::SEOUL)
     }
 
     /// The URL this store was opened with (it may hold a password: never log it).
@@ -271,31 +525,52 @@ impl Store for PgStore {
 
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
         let recorded_at = now_millis();
-        sqlx::query(
-            "INSERT INTO consultations (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(record.id.0)
-        .bind(record.channel.as_str())
-        .bind(record.category.as_str())
-        .bind(crate::convert::phone_key(&record.citizen_phone))
-        .bind(record.agent_id.map(|a| a.0))
-        .bind(record.started_at.millis())
-        .bind(record.ended_at.millis())
-        .bind(&record.summary)
-        .bind(record.outcome.as_str())
-        .bind(record.department.as_ref().map(|d| d.as_str()))
-        .bind(recorded_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(Consultation {
-            record: record.clone(),
-            recorded_at: Timestamp::from_millis(recorded_at)?,
-        })
+        let started = record.started_at.millis();
+        let mut zone = self.cached_zone();
+        // Twice at most: a rebuild into another zone while this node wrote
+        // with the old one makes the first attempt write nothing.
+        for _ in 0..2 {
+            let slot = rollup::slot(zone, started);
+            let written: i64 = sqlx::query_scalar(RECORD_WITH_ROLLUPS)
+                .bind(record.id.0)
+                .bind(record.channel.as_str())
+                .bind(record.category.as_str())
+                .bind(crate::convert::phone_key(&record.citizen_phone))
+                .bind(record.agent_id.map(|a| a.0))
+                .bind(started)
+                .bind(record.ended_at.millis())
+                .bind(&record.summary)
+                .bind(record.outcome.as_str())
+                .bind(record.department.as_ref().map(|d| d.as_str()))
+                .bind(recorded_at)
+                .bind(zone.name())
+                .bind(slot.day)
+                .bind(i64::from(slot.night))
+                .bind(record.ended_at.millis() - started)
+                .bind(slot.hour_start)
+                .fetch_one(&self.pool)
+                .await?;
+            if written == 1 {
+                return Ok(Consultation {
+                    record: record.clone(),
+                    recorded_at: Timestamp::from_millis(recorded_at)?,
+                });
+            }
+            zone = self.reload_zone().await?;
+        }
+        Err(StoreError::Database(
+            "the rollup zone changed twice during one write".into(),
+        ))
     }
 
     async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {
         let recorded_at = now_millis();
         let mut tx = self.pool.begin().await?;
+        // Taken first, so a rollup rebuild in progress is waited for and its
+        // zone is the one read next.
+        tx.execute("LOCK TABLE consultations IN ROW EXCLUSIVE MODE")
+            .await?;
+        let settings = read_settings(&mut tx).await?;
         let mut copy = tx
             .copy_in_raw(
                 "COPY consultations (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at) FROM STDIN",
@@ -312,6 +587,8 @@ impl Store for PgStore {
             copy.send(buffer.into_bytes()).await?;
         }
         copy.finish().await?;
+        let delta = rollup::Delta::of(settings.zone, &records, !settings.citizens_stale);
+        apply_delta(&mut tx, &delta).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -326,6 +603,10 @@ impl Store for PgStore {
                     .execute(&self.pool)
                     .await?;
             }
+            // Per-citizen counts are recounted in one pass at the end.
+            sqlx::query("UPDATE rollup_settings SET citizens_stale = TRUE WHERE id = 1")
+                .execute(&self.pool)
+                .await?;
         }
         Ok(empty)
     }
@@ -334,8 +615,13 @@ impl Store for PgStore {
         for (_, create) in crate::DEFERRABLE_INDEXES {
             sqlx::query(*create).execute(&self.pool).await?;
         }
+        let mut conn = self.pool.acquire().await?;
+        if read_settings(&mut conn).await?.citizens_stale {
+            recount_citizens(&mut conn).await?;
+        }
+        drop(conn);
         // VACUUM sets the visibility map, which index-only scans need.
-        sqlx::query("VACUUM ANALYZE consultations")
+        sqlx::query("VACUUM ANALYZE consultations, rollup_daily, rollup_hourly, citizen_counts")
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -381,63 +667,59 @@ impl Store for PgStore {
         Ok(count as u64)
     }
 
-    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets> {
-        let sql = FilterSql::build(filter, None, |n| format!("${n}"));
-        let where_clause = sql.where_clause();
-        let mut buckets = Buckets::default();
-
-        let query = format!(
-            "SELECT started_at / {BUCKET_MILLIS} AS bucket, COUNT(*) AS n FROM consultations {where_clause} GROUP BY 1 ORDER BY 1"
-        );
-        let rows = bind_params(sqlx::query(AssertSqlSafe(query)), &sql.params)
-            .fetch_all(&self.pool)
+    async fn statistics_from_rollups(&self, filter: &ConsultationFilter) -> Result<Aggregates> {
+        let mut tx = self.pool.begin().await?;
+        // One snapshot for the rollups and the leftovers under an hour.
+        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
-        buckets.by_quarter_hour = rows
-            .iter()
-            .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)? as u64)))
-            .collect::<Result<_, sqlx::Error>>()?;
-
-        let query = format!(
-            "SELECT category, channel, COUNT(*) FROM consultations {where_clause} GROUP BY 1, 2"
-        );
-        let rows = bind_params(sqlx::query(AssertSqlSafe(query)), &sql.params)
-            .fetch_all(&self.pool)
+        let zone = read_settings(&mut tx).await?.zone;
+        let mut builder = AggregatesBuilder::default();
+        for query in rollup::stat_queries(filter, zone, |n| format!("${n}")) {
+            run_stat_query(&mut tx, &query, zone, &mut builder).await?;
+        }
+        let heavy: Vec<i64> = sqlx::query_scalar(rollup::HEAVY_COUNTS)
+            .fetch_all(&mut *tx)
             .await?;
-        let pairs = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<String, _>(0)?,
-                    row.try_get::<String, _>(1)?,
-                    row.try_get::<i64, _>(2)? as u64,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        (buckets.by_category, buckets.by_channel) = crate::sqlite::split_pairs(pairs);
-
-        let query = format!(
-            "SELECT n FROM (SELECT COUNT(*) AS n FROM consultations {where_clause} GROUP BY citizen_phone) counts WHERE n >= 100 ORDER BY n DESC"
-        );
-        let rows = bind_params(sqlx::query(AssertSqlSafe(query)), &sql.params)
-            .fetch_all(&self.pool)
+        let max: i64 = sqlx::query_scalar(rollup::MAX_COUNT)
+            .fetch_one(&mut *tx)
             .await?;
-        buckets.heavy_citizen_counts = rows
-            .iter()
-            .map(|row| Ok(row.try_get::<i64, _>(0)? as u64))
-            .collect::<Result<_, sqlx::Error>>()?;
-        buckets.max_per_citizen = match buckets.heavy_citizen_counts.first() {
-            Some(&max) => max,
-            None => {
-                let query = format!(
-                    "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM consultations {where_clause} GROUP BY citizen_phone) counts"
-                );
-                let row = bind_params(sqlx::query(AssertSqlSafe(query)), &sql.params)
-                    .fetch_one(&self.pool)
-                    .await?;
-                row.try_get::<i64, _>(0)? as u64
-            }
-        };
-        Ok(buckets)
+        tx.commit().await?;
+        Ok(builder.finish(heavy.into_iter().map(|n| n as u64).collect(), max as u64))
+    }
+
+    async fn statistics_exact(
+        &self,
+        filter: &ConsultationFilter,
+        zone: chrono_tz::Tz,
+    ) -> Result<Aggregates> {
+        let mut tx = self.pool.begin().await?;
+        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let mut builder = AggregatesBuilder::default();
+        for query in rollup::exact_queries(filter, |n| format!("${n}")) {
+            run_stat_query(&mut tx, &query, zone, &mut builder).await?;
+        }
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(n), 0), COALESCE(array_agg(n) FILTER (WHERE n >= 100), '{}') FROM (SELECT COUNT(*) AS n FROM consultations GROUP BY citizen_phone) counts",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let max: i64 = row.try_get(0)?;
+        let heavy: Vec<i64> = row.try_get(1)?;
+        tx.commit().await?;
+        Ok(builder.finish(heavy.into_iter().map(|n| n as u64).collect(), max as u64))
+    }
+
+    async fn rollup_zone(&self) -> Result<chrono_tz::Tz> {
+        self.reload_zone().await
+    }
+
+    async fn rebuild_rollups(&self, zone: chrono_tz::Tz) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let read = rebuild_rollups_on(&mut conn, zone).await?;
+        drop(conn);
+        self.reload_zone().await?;
+        Ok(read)
     }
 
     async fn taxonomy(&self) -> Result<Taxonomy> {

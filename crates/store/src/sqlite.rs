@@ -17,14 +17,15 @@ use dasan_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params, types::ToSqlOutput};
 
 use crate::{
-    AuditEntry, Buckets, ConsultationFilter, Cursor, FilterSql, Page, Result, SqlParam, Store,
-    StoreError, TokenRecord, stats::BUCKET_MILLIS,
+    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
+    SqlParam, Store, StoreError, TokenRecord, rollup,
 };
 
 const READERS: usize = 4;
 
 /// Each entry runs once, in order, inside one transaction with its version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE categories (
     code TEXT PRIMARY KEY,
     parent TEXT REFERENCES categories(code),
@@ -69,7 +70,71 @@ CREATE TABLE audit_log (
     action TEXT NOT NULL,
     subject TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Rollups (see rollup.rs). Stale until the first open rebuilds them from
+-- whatever the consultation table already holds.
+CREATE TABLE rollup_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    time_zone TEXT NOT NULL,
+    citizens_stale BOOLEAN NOT NULL,
+    rollups_stale BOOLEAN NOT NULL
+);
+INSERT INTO rollup_settings (id, time_zone, citizens_stale, rollups_stale)
+    VALUES (1, 'Asia/Seoul', TRUE, TRUE);
+CREATE TABLE rollup_daily (
+    day INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    consultations INTEGER NOT NULL,
+    night INTEGER NOT NULL,
+    handle_ms INTEGER NOT NULL,
+    PRIMARY KEY (day, category, channel)
+) WITHOUT ROWID;
+CREATE TABLE rollup_hourly (
+    hour_start INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    consultations INTEGER NOT NULL,
+    handle_ms INTEGER NOT NULL,
+    PRIMARY KEY (hour_start, category, channel)
+) WITHOUT ROWID;
+CREATE TABLE citizen_counts (
+    citizen_phone INTEGER PRIMARY KEY,
+    consultations INTEGER NOT NULL
+);
+CREATE INDEX citizen_counts_by_count ON citizen_counts (consultations);
+"#,
+    r#"
+-- Consultations clustered by (started_at, id): a WITHOUT ROWID table in the
+-- order every listing and time range reads, so inserting a consultation
+-- updates two B-trees (the table and the id index) instead of three (rowid
+-- table, id index, time index). Measured on 3 million demo records: 4.9 s
+-- instead of 7.3 s to insert.
+CREATE TABLE consultations_clustered (
+    id BLOB NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL REFERENCES categories(code),
+    citizen_phone INTEGER NOT NULL,
+    agent_id BLOB REFERENCES agents(id),
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    department TEXT,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (started_at, id)
+) WITHOUT ROWID;
+INSERT INTO consultations_clustered
+    (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at)
+    SELECT id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at
+    FROM consultations;
+DROP TABLE consultations;
+ALTER TABLE consultations_clustered RENAME TO consultations;
+CREATE UNIQUE INDEX consultations_by_id ON consultations (id);
+CREATE INDEX consultations_by_citizen ON consultations (citizen_phone, started_at);
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -83,7 +148,20 @@ struct Inner {
     next_reader: AtomicUsize,
     /// Consultations waiting for the next group commit.
     pending: Mutex<Vec<PendingWrite>>,
+    /// Per-citizen counts of the bulk batches committed since
+    /// `begin_bulk_load` deferred `citizen_counts` (see `finish_bulk_load`).
+    bulk_citizens: Mutex<Option<BulkCitizens>>,
 }
+
+#[derive(Default)]
+struct BulkCitizens {
+    counts: std::collections::HashMap<i64, i64>,
+    records: u64,
+}
+
+/// Past this many distinct citizens the in-memory counts are dropped and
+/// `finish_bulk_load` recounts from the citizen index instead.
+const BULK_CITIZENS_LIMIT: usize = 50_000_000;
 
 /// One consultation waiting to be committed, and where to send the outcome
 /// (its `recorded_at`, or why it was refused).
@@ -100,7 +178,8 @@ fn commit_pending(conn: &mut Connection, batch: Vec<PendingWrite>) {
     let recorded_at = now_millis();
     let mut outcomes: Vec<(PendingWrite, Result<i64>)> = Vec::with_capacity(batch.len());
     let committed = (|| -> Result<()> {
-        let mut tx = conn.transaction()?;
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let settings = read_settings(&tx)?;
         for write in batch {
             let outcome = (|| -> Result<()> {
                 let savepoint = tx.savepoint()?;
@@ -108,6 +187,12 @@ fn commit_pending(conn: &mut Connection, batch: Vec<PendingWrite>) {
                     let mut statement = savepoint.prepare_cached(INSERT_CONSULTATION)?;
                     insert_consultation(&mut statement, &write.record, recorded_at)?;
                 }
+                let delta = rollup::Delta::of(
+                    settings.zone,
+                    std::slice::from_ref(&write.record),
+                    !settings.citizens_stale,
+                );
+                apply_delta(&savepoint, &delta)?;
                 savepoint.commit()?;
                 Ok(())
             })();
@@ -188,6 +273,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     for (_, create) in crate::DEFERRABLE_INDEXES {
         conn.execute_batch(create)?;
     }
+    repair_rollups(conn)?;
     // The seed taxonomy is reference data: added when missing, never overwritten.
     let tx = conn.transaction()?;
     {
@@ -265,6 +351,69 @@ impl RawConsultation {
     }
 }
 
+/// Rows per multi-row INSERT on the bulk path (11 parameters each, far
+/// below SQLite's limit of 32,766).
+const BULK_ROWS: usize = 64;
+
+fn bulk_insert_sql() -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let rows = vec![row; BULK_ROWS].join(", ");
+    let columns = INSERT_CONSULTATION
+        .split(" VALUES ")
+        .next()
+        .unwrap_or(INSERT_CONSULTATION);
+    format!("{columns} VALUES {rows}")
+}
+
+/// One record's column values, borrowed, in INSERT_CONSULTATION's order.
+struct ConsultationValues<'a> {
+    id: &'a [u8],
+    channel: &'static str,
+    category: &'a str,
+    citizen_phone: i64,
+    agent_id: Option<&'a [u8]>,
+    started_at: i64,
+    ended_at: i64,
+    summary: &'a str,
+    outcome: &'static str,
+    department: Option<&'a str>,
+    recorded_at: i64,
+}
+
+impl<'a> ConsultationValues<'a> {
+    fn of(record: &'a NewConsultation, recorded_at: i64) -> Self {
+        ConsultationValues {
+            id: record.id.0.as_bytes().as_slice(),
+            channel: record.channel.as_str(),
+            category: record.category.as_str(),
+            citizen_phone: crate::convert::phone_key(&record.citizen_phone),
+            agent_id: record.agent_id.as_ref().map(|a| a.0.as_bytes().as_slice()),
+            started_at: record.started_at.millis(),
+            ended_at: record.ended_at.millis(),
+            summary: &record.summary,
+            outcome: record.outcome.as_str(),
+            department: record.department.as_ref().map(|d| d.as_str()),
+            recorded_at,
+        }
+    }
+
+    fn params(&self) -> [&dyn ToSql; 11] {
+        [
+            &self.id,
+            &self.channel,
+            &self.category,
+            &self.citizen_phone,
+            &self.agent_id,
+            &self.started_at,
+            &self.ended_at,
+            &self.summary,
+            &self.outcome,
+            &self.department,
+            &self.recorded_at,
+        ]
+    }
+}
+
 fn insert_consultation(
     statement: &mut rusqlite::Statement<'_>,
     record: &NewConsultation,
@@ -299,20 +448,33 @@ const NORMAL_CACHE_PRAGMA: &str = "PRAGMA cache_size = -65536";
 /// single writer holds it, so nothing can change them meanwhile), with
 /// SQLite's own checks switched off for the duration; the pragma can only
 /// change outside a transaction and is always switched back on.
-fn insert_bulk(conn: &mut Connection, records: &[NewConsultation]) -> Result<()> {
+///
+/// `delta` gives the batch's rollup delta for the settings read inside the
+/// transaction (the caller may have computed it meanwhile on another thread).
+fn insert_bulk(
+    conn: &mut Connection,
+    records: &[NewConsultation],
+    delta: impl FnOnce(rollup::Settings) -> rollup::Delta,
+) -> Result<Option<std::collections::HashMap<i64, i64>>> {
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-    let result = insert_bulk_checked(conn, records);
+    let result = insert_bulk_checked(conn, records, delta);
     let restored = conn.execute_batch("PRAGMA foreign_keys = ON");
-    result?;
+    let deferred = result?;
     restored?;
-    Ok(())
+    Ok(deferred)
 }
 
-fn insert_bulk_checked(conn: &mut Connection, records: &[NewConsultation]) -> Result<()> {
+/// Returns the batch's per-citizen counts when `citizen_counts` is deferred
+/// (they were not written).
+fn insert_bulk_checked(
+    conn: &mut Connection,
+    records: &[NewConsultation],
+    delta: impl FnOnce(rollup::Settings) -> rollup::Delta,
+) -> Result<Option<std::collections::HashMap<i64, i64>>> {
     use std::collections::HashSet;
     let recorded_at = now_millis();
-    let tx = conn.transaction()?;
-    {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let deferred = {
         let categories: HashSet<String> = tx
             .prepare("SELECT code FROM categories")?
             .query_map([], |row| row.get(0))?
@@ -337,13 +499,231 @@ fn insert_bulk_checked(conn: &mut Connection, records: &[NewConsultation]) -> Re
                 )));
             }
         }
+        // Many rows per statement: one step of the VDBE program inserts
+        // BULK_ROWS records, so the per-statement work (reset, halt,
+        // constraint setup) is paid once per chunk.
+        let chunks = records.chunks_exact(BULK_ROWS);
+        let rest = chunks.remainder();
+        {
+            let mut statement = tx.prepare_cached(&bulk_insert_sql())?;
+            let mut values: Vec<ConsultationValues<'_>> = Vec::with_capacity(BULK_ROWS);
+            for chunk in chunks {
+                values.clear();
+                values.extend(chunk.iter().map(|r| ConsultationValues::of(r, recorded_at)));
+                let params: Vec<&dyn ToSql> =
+                    values.iter().flat_map(ConsultationValues::params).collect();
+                statement.execute(params.as_slice())?;
+            }
+        }
         let mut statement = tx.prepare_cached(INSERT_CONSULTATION)?;
-        for record in records {
+        for record in rest {
             insert_consultation(&mut statement, record, recorded_at)?;
         }
-    }
+        let settings = read_settings(&tx)?;
+        let mut delta = delta(settings);
+        let deferred = settings
+            .citizens_stale
+            .then(|| std::mem::take(&mut delta.citizens));
+        apply_delta(&tx, &delta)?;
+        deferred
+    };
     tx.commit()?;
+    Ok(deferred)
+}
+
+fn read_settings(conn: &Connection) -> Result<rollup::Settings> {
+    let (zone, citizens_stale, rollups_stale): (String, bool, bool) = conn.query_row(
+        "SELECT time_zone, citizens_stale, rollups_stale FROM rollup_settings WHERE id = 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    Ok(rollup::Settings {
+        zone: rollup::parse_zone(&zone)?,
+        citizens_stale,
+        rollups_stale,
+    })
+}
+
+/// Adds `delta` to the rollups, inside the caller's transaction.
+fn apply_delta(conn: &Connection, delta: &rollup::Delta) -> Result<()> {
+    let mut daily = conn.prepare_cached(&sqlite_sql(rollup::UPSERT_DAILY))?;
+    for ((day, category, channel), c) in rollup::Delta::sorted(&delta.daily) {
+        daily.execute(params![
+            day,
+            category,
+            channel,
+            c.consultations,
+            c.night,
+            c.handle_ms
+        ])?;
+    }
+    let mut hourly = conn.prepare_cached(&sqlite_sql(rollup::UPSERT_HOURLY))?;
+    for ((hour, category, channel), c) in rollup::Delta::sorted(&delta.hourly) {
+        hourly.execute(params![
+            hour,
+            category,
+            channel,
+            c.consultations,
+            c.handle_ms
+        ])?;
+    }
+    if !delta.citizens.is_empty() {
+        let mut citizens = conn.prepare_cached(&sqlite_sql(rollup::UPSERT_CITIZEN))?;
+        for (phone, count) in delta.sorted_citizens() {
+            citizens.execute(params![phone, count])?;
+        }
+    }
     Ok(())
+}
+
+/// The shared SQL uses `$n`; SQLite's numbered parameters are `?n`.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// At open: finishes what an interrupted bulk load or rebuild left stale.
+fn repair_rollups(conn: &mut Connection) -> Result<()> {
+    let settings = read_settings(conn)?;
+    if settings.rollups_stale {
+        tracing::info!("rebuilding the statistics rollups");
+        rebuild_rollups_blocking(conn, settings.zone)?;
+    } else if settings.citizens_stale {
+        recount_citizens(conn)?;
+    }
+    Ok(())
+}
+
+/// Recounts `citizen_counts` in one pass over the citizen index. The count
+/// index is rebuilt after the rows are in (a sorted build: 5.7 s instead of
+/// 6.9 s on the 10-million history), with the small sorter cache that
+/// `finish_bulk_load` explains.
+fn recount_citizens(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
+    let result = (|| -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        recount_citizens_in(&tx)?;
+        tx.execute(
+            "UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    })();
+    let restored = conn.execute_batch(&format!(
+        "{NORMAL_CACHE_PRAGMA}; PRAGMA temp_store = MEMORY;"
+    ));
+    result?;
+    restored?;
+    Ok(())
+}
+
+/// Ends a deferred `citizen_counts`: from the bulk load's in-memory counts
+/// when they account for every stored consultation (no other writer added
+/// any meanwhile), else by recounting from the citizen index.
+fn write_bulk_citizens(conn: &mut Connection, bulk: Option<BulkCitizens>) -> Result<()> {
+    // Every writer counts its consultations into the daily rollup in its own
+    // transaction, so its total is the table's count, read from 30,000 rows
+    // instead of ten million.
+    let stored: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(consultations), 0) FROM rollup_daily",
+        [],
+        |row| row.get(0),
+    )?;
+    let Some(bulk) = bulk.filter(|b| b.records == stored as u64) else {
+        tracing::info!("recounting citizen_counts from the citizen index");
+        return recount_citizens(conn);
+    };
+    tracing::info!(
+        citizens = bulk.counts.len(),
+        "writing citizen_counts from the bulk load's counts"
+    );
+    let mut rows: Vec<(i64, i64)> = bulk.counts.into_iter().collect();
+    rows.sort_unstable();
+    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
+    let result = (|| -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "DROP INDEX IF EXISTS citizen_counts_by_count; DELETE FROM citizen_counts;",
+        )?;
+        {
+            // Many rows per statement, as on the bulk path.
+            let insert_sql = |n: usize| {
+                format!(
+                    "INSERT INTO citizen_counts (citizen_phone, consultations) VALUES {}",
+                    vec!["(?, ?)"; n].join(", ")
+                )
+            };
+            let chunks = rows.chunks_exact(BULK_ROWS);
+            let rest = chunks.remainder();
+            let mut insert = tx.prepare(&insert_sql(BULK_ROWS))?;
+            for chunk in chunks {
+                let params: Vec<&dyn ToSql> = chunk
+                    .iter()
+                    .flat_map(|(phone, n)| [phone as &dyn ToSql, n as &dyn ToSql])
+                    .collect();
+                insert.execute(params.as_slice())?;
+            }
+            let mut insert = tx.prepare(&insert_sql(1))?;
+            for (phone, n) in rest {
+                insert.execute(params![phone, n])?;
+            }
+        }
+        tx.execute_batch(CITIZEN_COUNT_INDEX)?;
+        tx.execute(
+            "UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    })();
+    let restored = conn.execute_batch(&format!(
+        "{NORMAL_CACHE_PRAGMA}; PRAGMA temp_store = MEMORY;"
+    ));
+    result?;
+    restored?;
+    Ok(())
+}
+
+fn recount_citizens_in(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "DROP INDEX IF EXISTS citizen_counts_by_count;
+         DELETE FROM citizen_counts;
+         {};
+         {CITIZEN_COUNT_INDEX};",
+        rollup::RECOUNT_CITIZENS
+    ))?;
+    Ok(())
+}
+
+const CITIZEN_COUNT_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS citizen_counts_by_count ON citizen_counts (consultations)";
+
+fn rebuild_rollups_blocking(conn: &mut Connection, zone: chrono_tz::Tz) -> Result<u64> {
+    // The immediate transaction holds SQLite's write lock: no other writer,
+    // in this process or another, adds a consultation meanwhile.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch("DELETE FROM rollup_daily; DELETE FROM rollup_hourly;")?;
+    let mut delta = rollup::Delta::default();
+    let mut read = 0u64;
+    {
+        let mut statement =
+            tx.prepare("SELECT started_at, ended_at, category, channel FROM consultations")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let category = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+            let channel = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+            delta.add(zone, row.get(0)?, row.get(1)?, category, channel);
+            read += 1;
+        }
+    }
+    apply_delta(&tx, &delta)?;
+    recount_citizens_in(&tx)?;
+    tx.execute(
+        "UPDATE rollup_settings SET time_zone = ?1, citizens_stale = FALSE, rollups_stale = FALSE WHERE id = 1",
+        [zone.name()],
+    )?;
+    tx.commit()?;
+    Ok(read)
 }
 
 const INSERT_CONSULTATION: &str = "INSERT INTO consultations (id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -377,6 +757,7 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 pending: Mutex::new(Vec::new()),
+                bulk_citizens: Mutex::new(None),
             }),
         })
     }
@@ -444,75 +825,28 @@ fn query_page(
     Ok(Page::from_overfetched(items, limit))
 }
 
-fn query_buckets(conn: &Connection, filter: &ConsultationFilter) -> Result<Buckets> {
-    let sql = FilterSql::build(filter, None, |n| format!("?{n}"));
-    let where_clause = sql.where_clause();
-    let params = || rusqlite::params_from_iter(sql.params.iter());
-    let mut buckets = Buckets::default();
-
-    // The time-ordered index covers the bucket query: scanning it groups
-    // buckets in order without touching the wide rows. (SQLite's planner
-    // otherwise prefers the citizen index and sorts every row.)
-    let source = if filter.citizen_phone.is_none()
-        && filter.category.is_none()
-        && filter.channel.is_none()
-    {
-        "consultations INDEXED BY consultations_by_start"
-    } else {
-        "consultations"
-    };
-    let mut statement = conn.prepare(&format!(
-        "SELECT started_at / {BUCKET_MILLIS}, COUNT(*) FROM {source} {where_clause} GROUP BY 1 ORDER BY 1"
-    ))?;
-    buckets.by_quarter_hour = statement
-        .query_map(params(), |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-
-    let mut statement = conn.prepare(&format!(
-        "SELECT category, channel, COUNT(*) FROM consultations {where_clause} GROUP BY 1, 2"
-    ))?;
-    let pairs: Vec<(String, String, u64)> = statement
-        .query_map(params(), |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    (buckets.by_category, buckets.by_channel) = split_pairs(pairs);
-
-    // One pass over the citizen index, in index order (no sort): the maximum
-    // and every count of 100 or more.
-    let mut statement = conn.prepare(&format!(
-        "SELECT COUNT(*) FROM consultations {where_clause} GROUP BY citizen_phone"
-    ))?;
-    let mut rows = statement.query(params())?;
+fn run_stat_query(
+    conn: &Connection,
+    query: &rollup::StatQuery,
+    zone: chrono_tz::Tz,
+    builder: &mut AggregatesBuilder,
+) -> Result<()> {
+    let mut statement = conn.prepare_cached(&query.sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(query.params.iter()))?;
     while let Some(row) = rows.next()? {
-        let n = row.get::<_, i64>(0)? as u64;
-        buckets.max_per_citizen = buckets.max_per_citizen.max(n);
-        if n >= 100 {
-            buckets.heavy_citizen_counts.push(n);
-        }
+        rollup::fold_row(
+            builder,
+            zone,
+            query.source,
+            row.get(0)?,
+            row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?,
+            row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get::<_, Option<i64>>(5)?.unwrap_or(0),
+        );
     }
-    buckets
-        .heavy_citizen_counts
-        .sort_unstable_by(|a, b| b.cmp(a));
-    Ok(buckets)
-}
-
-/// Folds `(category, channel, count)` rows into the two per-key lists.
-pub(crate) type Counts = Vec<(String, u64)>;
-
-pub(crate) fn split_pairs(pairs: Vec<(String, String, u64)>) -> (Counts, Counts) {
-    let mut categories = std::collections::BTreeMap::<String, u64>::new();
-    let mut channels = std::collections::BTreeMap::<String, u64>::new();
-    for (category, channel, count) in pairs {
-        *categories.entry(category).or_default() += count;
-        *channels.entry(channel).or_default() += count;
-    }
-    (
-        categories.into_iter().collect(),
-        channels.into_iter().collect(),
-    )
+    Ok(())
 }
 
 fn agent_from_row(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, String)> {
@@ -564,17 +898,60 @@ impl Store for SqliteStore {
     }
 
     async fn record_consultations_bulk(&self, records: Vec<NewConsultation>) -> Result<()> {
+        // The rollup delta is folded on another core while the writer
+        // inserts, for the settings as read now; should they differ inside
+        // the write transaction, it is folded again there.
+        let records = Arc::new(records);
+        let guess = self.read(read_settings).await?;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        {
+            let records = records.clone();
+            tokio::task::spawn_blocking(move || {
+                // Citizens are folded even when deferred: the bulk load
+                // keeps them in memory for `finish_bulk_load`.
+                let _ = sender.send(rollup::Delta::of(guess.zone, &records, true));
+            });
+        }
+        let records_for_delta = records.clone();
+        let delta = move |settings: rollup::Settings| {
+            let records = records_for_delta;
+            match receiver.blocking_recv() {
+                Ok(delta) if settings.zone == guess.zone => delta,
+                _ => rollup::Delta::of(settings.zone, &records, true),
+            }
+        };
+        let records_for_insert = records.clone();
+        let inner = self.inner.clone();
         self.write(move |conn| {
+            let records = records_for_insert;
             // A bulk load inserts into the citizen index at random places, so
             // every batch touches most of that index. With the normal cache
             // those pages are evicted and re-read over and over; a large cache
             // keeps the hot part of the file in memory while the load runs.
             // The durability settings (WAL, synchronous=FULL) are untouched.
             conn.execute_batch(BULK_CACHE_PRAGMA)?;
-            let result = insert_bulk(conn, &records);
+            let result = insert_bulk(conn, &records, delta);
             let restored = conn.execute_batch(NORMAL_CACHE_PRAGMA);
-            result?;
+            let deferred = result?;
             restored?;
+            // Committed: its citizens join the bulk load's counts.
+            if let Some(counts) = deferred
+                && let Ok(mut bulk) = inner.bulk_citizens.lock()
+            {
+                let keep = match bulk.as_mut() {
+                    Some(bulk) => {
+                        bulk.records += records.len() as u64;
+                        for (phone, n) in counts {
+                            *bulk.counts.entry(phone).or_default() += n;
+                        }
+                        bulk.counts.len() <= BULK_CITIZENS_LIMIT
+                    }
+                    None => true,
+                };
+                if !keep {
+                    *bulk = None;
+                }
+            }
             Ok(())
         })
         .await
@@ -591,14 +968,26 @@ impl Store for SqliteStore {
                 for (name, _) in crate::DEFERRABLE_INDEXES {
                     conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
                 }
+                // Per-citizen counts would be updated at random places for
+                // every record; they are kept in memory and written in one
+                // sorted pass at the end.
+                conn.execute_batch(
+                    "UPDATE rollup_settings SET citizens_stale = TRUE WHERE id = 1",
+                )?;
             }
             Ok(empty)
         })
         .await
+        .inspect(|&empty| {
+            if empty && let Ok(mut bulk) = self.inner.bulk_citizens.lock() {
+                *bulk = Some(BulkCitizens::default());
+            }
+        })
     }
 
     async fn finish_bulk_load(&self) -> Result<()> {
-        self.write(|conn| {
+        let inner = self.inner.clone();
+        self.write(move |conn| {
             // Measured on the 10-million history: SQLite's sorter builds an
             // index fastest from many small sorted runs (a 2 MiB cache: 14 s)
             // rather than one huge in-memory sort (a 1 GiB cache and
@@ -613,6 +1002,10 @@ impl Store for SqliteStore {
             ));
             result?;
             restored?;
+            let bulk = inner.bulk_citizens.lock().ok().and_then(|mut b| b.take());
+            if read_settings(conn)?.citizens_stale {
+                write_bulk_citizens(conn, bulk)?;
+            }
             Ok(())
         })
         .await
@@ -654,9 +1047,64 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn statistics_buckets(&self, filter: &ConsultationFilter) -> Result<Buckets> {
+    async fn statistics_from_rollups(&self, filter: &ConsultationFilter) -> Result<Aggregates> {
         let filter = filter.clone();
-        self.read(move |conn| query_buckets(conn, &filter)).await
+        self.read(move |conn| {
+            // One read transaction: the rollups and the leftovers under an
+            // hour come from the same snapshot.
+            let tx = conn.unchecked_transaction()?;
+            let zone = read_settings(&tx)?.zone;
+            let mut builder = AggregatesBuilder::default();
+            for query in rollup::stat_queries(&filter, zone, |n| format!("?{n}")) {
+                run_stat_query(&tx, &query, zone, &mut builder)?;
+            }
+            let heavy: Vec<u64> = tx
+                .prepare_cached(rollup::HEAVY_COUNTS)?
+                .query_map([], |row| row.get::<_, i64>(0))?
+                .map(|n| n.map(|n| n as u64))
+                .collect::<rusqlite::Result<_>>()?;
+            let max: i64 = tx.query_row(rollup::MAX_COUNT, [], |row| row.get(0))?;
+            Ok(builder.finish(heavy, max as u64))
+        })
+        .await
+    }
+
+    async fn statistics_exact(
+        &self,
+        filter: &ConsultationFilter,
+        zone: chrono_tz::Tz,
+    ) -> Result<Aggregates> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut builder = AggregatesBuilder::default();
+            for query in rollup::exact_queries(&filter, |n| format!("?{n}")) {
+                run_stat_query(&tx, &query, zone, &mut builder)?;
+            }
+            // One pass over the citizen index, in index order (no sort).
+            let mut statement =
+                tx.prepare("SELECT COUNT(*) FROM consultations GROUP BY citizen_phone")?;
+            let mut rows = statement.query([])?;
+            let (mut heavy, mut max) = (Vec::new(), 0u64);
+            while let Some(row) = rows.next()? {
+                let n = row.get::<_, i64>(0)? as u64;
+                max = max.max(n);
+                if n >= crate::stats::HEAVY_USER_FLOOR {
+                    heavy.push(n);
+                }
+            }
+            Ok(builder.finish(heavy, max))
+        })
+        .await
+    }
+
+    async fn rollup_zone(&self) -> Result<chrono_tz::Tz> {
+        self.read(|conn| Ok(read_settings(conn)?.zone)).await
+    }
+
+    async fn rebuild_rollups(&self, zone: chrono_tz::Tz) -> Result<u64> {
+        self.write(move |conn| rebuild_rollups_blocking(conn, zone))
+            .await
     }
 
     async fn taxonomy(&self) -> Result<Taxonomy> {

@@ -1,32 +1,130 @@
-//! The model center's statistics, computed from a few aggregates that each
-//! engine answers with plain `GROUP BY` queries (correctness first; the
-//! reports issue adds rollups to make them fast).
+//! The model center's statistics, computed from aggregates per local day
+//! and per category and channel. Each engine answers those aggregates two
+//! ways: from the rollups kept on the write path (fast; `rollup.rs`), or by
+//! plain `GROUP BY` over the consultations (the reference the rollups are
+//! checked and benchmarked against).
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate, Timelike};
+use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 use dasan_core::Taxonomy;
 use serde::Serialize;
 
+use crate::rollup::{self, Counts};
+
 /// Quarter hours: every real time zone's offset is a multiple of 15 minutes,
-/// so local days, months and the night slot are unions of these buckets.
+/// so the plain `GROUP BY` path groups by these and maps each to its local
+/// day and night slot.
 pub const BUCKET_MILLIS: i64 = 15 * 60 * 1000;
 
-/// Aggregates read from the store.
+/// Counts and handle time of one group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub consultations: u64,
+    /// Sum of `ended_at - started_at`, milliseconds.
+    pub handle_ms: i64,
+}
+
+/// One local day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayTotals {
+    pub date: NaiveDate,
+    pub consultations: u64,
+    /// Of which 00:00-06:00 local time.
+    pub night: u64,
+    pub handle_ms: i64,
+}
+
+/// What the statistics are computed from, whichever way it was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Buckets {
-    /// `(started_at / BUCKET_MILLIS, count)`, ascending.
-    pub by_quarter_hour: Vec<(i64, u64)>,
-    /// Count per stored category code (any depth).
-    pub by_category: Vec<(String, u64)>,
-    /// Count per channel name.
-    pub by_channel: Vec<(String, u64)>,
-    /// Counts of the citizens with at least 100 consultations.
+pub struct Aggregates {
+    /// Ascending by date; days without consultations are absent.
+    pub days: Vec<DayTotals>,
+    /// Per stored category code (any depth), ascending by code.
+    pub by_category: Vec<(String, Totals)>,
+    /// Per channel name, ascending.
+    pub by_channel: Vec<(String, Totals)>,
+    /// Counts of the citizens with at least 100 consultations, descending.
     pub heavy_citizen_counts: Vec<u64>,
     /// The most consultations any one citizen has.
     pub max_per_citizen: u64,
 }
+
+/// Folds rows from any source into [`Aggregates`].
+#[derive(Debug, Default)]
+pub struct AggregatesBuilder {
+    days: BTreeMap<i64, Counts>,
+    categories: BTreeMap<String, Totals>,
+    channels: BTreeMap<String, Totals>,
+}
+
+impl AggregatesBuilder {
+    /// Adds to the timeline: `day` is days since 1970-01-01, local.
+    pub fn add_day(&mut self, day: i64, counts: Counts) {
+        if counts.consultations != 0 {
+            self.days.entry(day).or_default().add(counts);
+        }
+    }
+
+    /// Adds consultations that started at `millis` to the timeline.
+    pub fn add_instant(&mut self, zone: Tz, millis: i64, consultations: i64, handle_ms: i64) {
+        let slot = rollup::slot(zone, millis);
+        self.add_day(
+            slot.day,
+            Counts {
+                consultations,
+                night: if slot.night { consultations } else { 0 },
+                handle_ms,
+            },
+        );
+    }
+
+    /// Adds to the category and channel breakdowns.
+    pub fn add_kind(&mut self, category: &str, channel: &str, consultations: i64, handle_ms: i64) {
+        for (map, key) in [
+            (&mut self.categories, category),
+            (&mut self.channels, channel),
+        ] {
+            let totals = map.entry(key.to_owned()).or_default();
+            totals.consultations += consultations.max(0) as u64;
+            totals.handle_ms += handle_ms;
+        }
+    }
+
+    pub fn finish(self, mut heavy_citizen_counts: Vec<u64>, max_per_citizen: u64) -> Aggregates {
+        heavy_citizen_counts.sort_unstable_by(|a, b| b.cmp(a));
+        Aggregates {
+            days: self
+                .days
+                .into_iter()
+                .filter_map(|(day, c)| {
+                    Some(DayTotals {
+                        date: rollup::day_to_date(day)?,
+                        consultations: c.consultations.max(0) as u64,
+                        night: c.night.max(0) as u64,
+                        handle_ms: c.handle_ms,
+                    })
+                })
+                .collect(),
+            by_category: self
+                .categories
+                .into_iter()
+                .filter(|(_, t)| t.consultations > 0)
+                .collect(),
+            by_channel: self
+                .channels
+                .into_iter()
+                .filter(|(_, t)| t.consultations > 0)
+                .collect(),
+            heavy_citizen_counts,
+            max_per_citizen,
+        }
+    }
+}
+
+/// Citizens with at least this many consultations are listed one by one.
+pub const HEAVY_USER_FLOOR: u64 = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Milestone {
@@ -62,6 +160,26 @@ pub struct HeavyUsers {
     pub at_least_300: u64,
     pub at_least_500: u64,
     pub at_least_1000: u64,
+    /// Heavy users are counted over each citizen's whole history: a date,
+    /// category or channel filter does not narrow them (`"all_time"`).
+    pub scope: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandleTime {
+    /// The month (`YYYY-MM`) or category code.
+    pub key: String,
+    pub consultations: u64,
+    /// Mean of `ended_at - started_at`, seconds.
+    pub average_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandleTimes {
+    pub average_seconds: f64,
+    pub by_month: Vec<HandleTime>,
+    /// Per top-level category, as in `category_share`.
+    pub by_category: Vec<HandleTime>,
 }
 
 /// The figures of BRIEF.md, from stored records.
@@ -80,6 +198,7 @@ pub struct Statistics {
     /// 00:00–06:00 local time, per month.
     pub night_by_month: Vec<MonthCount>,
     pub heavy_users: HeavyUsers,
+    pub handle_time: HandleTimes,
 }
 
 const MILESTONE_STEP: u64 = 1_000_000;
@@ -106,37 +225,41 @@ fn share(count: u64, total: u64) -> f64 {
     }
 }
 
-pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> Statistics {
-    let total: u64 = buckets.by_quarter_hour.iter().map(|(_, n)| n).sum();
+fn average_seconds(handle_ms: i64, consultations: u64) -> f64 {
+    if consultations == 0 {
+        0.0
+    } else {
+        handle_ms as f64 / 1000.0 / consultations as f64
+    }
+}
+
+pub fn compute_statistics(aggregates: &Aggregates, taxonomy: &Taxonomy, zone: Tz) -> Statistics {
+    let total: u64 = aggregates.days.iter().map(|d| d.consultations).sum();
+    let total_handle: i64 = aggregates.days.iter().map(|d| d.handle_ms).sum();
 
     let mut milestones = Vec::new();
-    let mut per_month: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_month: BTreeMap<String, (u64, i64)> = BTreeMap::new();
     let mut night: BTreeMap<String, u64> = BTreeMap::new();
-    let mut first_date = None;
-    let mut last_date = None;
+    let first_date = aggregates.days.first().map(|d| d.date);
+    let last_date = aggregates.days.last().map(|d| d.date);
     let mut running = 0u64;
-    for &(bucket, count) in &buckets.by_quarter_hour {
-        let Some(utc) = chrono::DateTime::from_timestamp_millis(bucket * BUCKET_MILLIS) else {
-            continue;
-        };
-        let local = utc.with_timezone(&zone);
-        let date = local.date_naive();
-        first_date.get_or_insert(date);
-        last_date = Some(date);
+    for day in &aggregates.days {
         let before = running;
-        running += count;
+        running += day.consultations;
         let mut next_milestone = (before / MILESTONE_STEP + 1) * MILESTONE_STEP;
         while next_milestone <= running {
             milestones.push(Milestone {
                 count: next_milestone,
-                date: date.to_string(),
+                date: day.date.to_string(),
             });
             next_milestone += MILESTONE_STEP;
         }
-        let month = month_key(date);
-        *per_month.entry(month.clone()).or_default() += count;
-        if local.hour() < 6 {
-            *night.entry(month).or_default() += count;
+        let month = month_key(day.date);
+        let entry = per_month.entry(month.clone()).or_default();
+        entry.0 += day.consultations;
+        entry.1 += day.handle_ms;
+        if day.night > 0 {
+            *night.entry(month).or_default() += day.night;
         }
     }
 
@@ -144,7 +267,7 @@ pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> S
     // first and last (partial) months are not understated.
     let daily_average_by_month = per_month
         .iter()
-        .map(|(month, &count)| {
+        .map(|(month, &(count, _))| {
             let days = match (first_date, last_date) {
                 (Some(first), Some(last)) => {
                     let mut days = 0u32;
@@ -170,20 +293,22 @@ pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> S
         })
         .collect();
 
-    let mut by_top: BTreeMap<String, u64> = taxonomy
+    let mut by_top: BTreeMap<String, Totals> = taxonomy
         .top_level()
-        .map(|c| (c.code.as_str().to_owned(), 0))
+        .map(|c| (c.code.as_str().to_owned(), Totals::default()))
         .collect();
-    for (code, count) in &buckets.by_category {
+    for (code, totals) in &aggregates.by_category {
         let top = code.split('.').next().unwrap_or(code).to_owned();
-        *by_top.entry(top).or_default() += count;
+        let entry = by_top.entry(top).or_default();
+        entry.consultations += totals.consultations;
+        entry.handle_ms += totals.handle_ms;
     }
     let mut category_share: Vec<Share> = by_top
-        .into_iter()
-        .map(|(code, count)| Share {
-            code,
-            count,
-            share: share(count, total),
+        .iter()
+        .map(|(code, totals)| Share {
+            code: code.clone(),
+            count: totals.consultations,
+            share: share(totals.consultations, total),
         })
         .collect();
     category_share.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
@@ -192,8 +317,8 @@ pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> S
         .iter()
         .map(|c| (c.as_str().to_owned(), 0))
         .collect();
-    for (code, count) in &buckets.by_channel {
-        *by_channel.entry(code.clone()).or_default() += count;
+    for (code, totals) in &aggregates.by_channel {
+        *by_channel.entry(code.clone()).or_default() += totals.consultations;
     }
     let mut channel_share: Vec<Share> = by_channel
         .into_iter()
@@ -205,8 +330,31 @@ pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> S
         .collect();
     channel_share.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
 
+    let handle_time = HandleTimes {
+        average_seconds: average_seconds(total_handle, total),
+        by_month: per_month
+            .iter()
+            .map(|(month, &(count, handle))| HandleTime {
+                key: month.clone(),
+                consultations: count,
+                average_seconds: average_seconds(handle, count),
+            })
+            .collect(),
+        by_category: category_share
+            .iter()
+            .map(|s| {
+                let totals = by_top.get(&s.code).copied().unwrap_or_default();
+                HandleTime {
+                    key: s.code.clone(),
+                    consultations: totals.consultations,
+                    average_seconds: average_seconds(totals.handle_ms, totals.consultations),
+                }
+            })
+            .collect(),
+    };
+
     let at_least = |n: u64| {
-        buckets
+        aggregates
             .heavy_citizen_counts
             .iter()
             .filter(|&&c| c >= n)
@@ -226,12 +374,14 @@ pub fn compute_statistics(buckets: &Buckets, taxonomy: &Taxonomy, zone: Tz) -> S
             .map(|(month, count)| MonthCount { month, count })
             .collect(),
         heavy_users: HeavyUsers {
-            max: buckets.max_per_citizen,
+            max: aggregates.max_per_citizen,
             at_least_100: at_least(100),
             at_least_300: at_least(300),
             at_least_500: at_least(500),
             at_least_1000: at_least(1000),
+            scope: "all_time",
         },
+        handle_time,
     }
 }
 
@@ -240,31 +390,28 @@ mod tests {
     use super::*;
     use dasan_core::time::SEOUL;
 
-    fn bucket(rfc3339: &str) -> i64 {
+    fn millis(rfc3339: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(rfc3339)
             .expect("valid")
             .timestamp_millis()
-            / BUCKET_MILLIS
     }
 
     #[test]
     fn milestones_months_and_night_use_local_time() {
-        let buckets = Buckets {
-            by_quarter_hour: vec![
-                // 23:50 UTC on Jan 31 is 08:50 on Feb 1 in Seoul.
-                (bucket("2009-01-31T23:50:00Z"), 999_999),
-                // 17:00 UTC is 02:00 in Seoul: the night slot.
-                (bucket("2009-02-01T17:00:00Z"), 2),
-                (bucket("2009-03-10T03:00:00Z"), 1_000_000),
-            ],
-            by_category: vec![
-                ("transport.taxi".into(), 1_500_000),
-                ("water".into(), 500_001),
-            ],
-            by_channel: vec![("voice".into(), 2_000_001)],
-            heavy_citizen_counts: vec![100, 300, 1000, 2070],
-            max_per_citizen: 2070,
-        };
+        let mut builder = AggregatesBuilder::default();
+        // 23:50 UTC on Jan 31 is 08:50 on Feb 1 in Seoul.
+        builder.add_instant(SEOUL, millis("2009-01-31T23:50:00Z"), 999_999, 999_999_000);
+        // 17:00 UTC is 02:00 in Seoul: the night slot.
+        builder.add_instant(SEOUL, millis("2009-02-01T17:00:00Z"), 2, 4_000);
+        builder.add_instant(
+            SEOUL,
+            millis("2009-03-10T03:00:00Z"),
+            1_000_000,
+            3_000_000_000,
+        );
+        builder.add_kind("transport.taxi", "voice", 1_500_000, 1_500_000_000);
+        builder.add_kind("water", "voice", 500_001, 2_499_003_000);
+        let buckets = builder.finish(vec![100, 2070, 300, 1000], 2070);
         let stats = compute_statistics(&buckets, &Taxonomy::seed(), SEOUL);
         assert_eq!(stats.total, 2_000_001);
         assert_eq!(
@@ -306,14 +453,28 @@ mod tests {
                 at_least_100: 4,
                 at_least_300: 3,
                 at_least_500: 2,
-                at_least_1000: 2
+                at_least_1000: 2,
+                scope: "all_time",
             }
         );
+        assert_eq!(stats.handle_time.by_month[0].key, "2009-02");
+        assert!(
+            (stats.handle_time.by_month[0].average_seconds - 1_000_003.0 / 1_000_001.0).abs()
+                < 1e-9
+        );
+        assert!((stats.handle_time.by_month[1].average_seconds - 3.0).abs() < 1e-9);
+        let water = stats
+            .handle_time
+            .by_category
+            .iter()
+            .find(|h| h.key == "water")
+            .expect("water");
+        assert!((water.average_seconds - 2_499_003.0 / 500_001.0).abs() < 1e-9);
     }
 
     #[test]
     fn empty_store_gives_zeroes_not_errors() {
-        let stats = compute_statistics(&Buckets::default(), &Taxonomy::seed(), SEOUL);
+        let stats = compute_statistics(&Aggregates::default(), &Taxonomy::seed(), SEOUL);
         assert_eq!(stats.total, 0);
         assert!(stats.milestones.is_empty());
         assert!(stats.category_share.iter().all(|s| s.share == 0.0));

@@ -11,7 +11,8 @@ use dasan_core::{
     Taxonomy, Timestamp,
 };
 use dasan_store::{
-    AnyStore, AuditEntry, ConsultationFilter, DatabaseUrl, Store, StoreError, TokenRecord,
+    AnyStore, AuditEntry, ConsultationFilter, DatabaseUrl, StatsSource, Store, StoreError,
+    TokenRecord,
 };
 
 struct TestDb {
@@ -80,6 +81,7 @@ conformance!(
     taxonomy_is_seeded,
     agents_tokens_and_audit_round_trip,
     statistics_aggregates_match_the_records,
+    rollups_match_a_full_recomputation_after_random_inserts,
     reopening_migrates_idempotently,
     concurrent_writes_each_get_their_own_answer,
     a_bulk_load_defers_and_rebuilds_indexes,
@@ -303,6 +305,36 @@ async fn a_failed_bulk_insert_stores_nothing(store: &AnyStore) {
         "{err:?}"
     );
     assert_eq!(store.count_consultations().await.expect("count"), 0);
+
+    // The same inside a large batch (written many rows per statement), with
+    // the same id at another start time too.
+    let base = ts("2026-11-28T12:00:00+09:00").millis();
+    let mut batch: Vec<_> = (0..300u64)
+        .map(|n| {
+            let start = Timestamp::from_millis(base + n as i64 * 1000).expect("valid");
+            consultation(n + 10, "010-1234-5678", "water", Channel::Sms, start)
+        })
+        .collect();
+    let mut twin = batch[5].clone();
+    twin.started_at = Timestamp::from_millis(base - 1).expect("valid");
+    batch.insert(150, twin);
+    let err = store
+        .record_consultations_bulk(batch.clone())
+        .await
+        .expect_err("duplicate id inside a large batch");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.count_consultations().await.expect("count"), 0);
+    batch.remove(150);
+    store
+        .record_consultations_bulk(batch)
+        .await
+        .expect("valid batch");
+    assert_eq!(store.count_consultations().await.expect("count"), 300);
+    let (stats, _) = store
+        .statistics(&ConsultationFilter::default(), dasan_core::time::SEOUL)
+        .await
+        .expect("stats");
+    assert_eq!(stats.days.iter().map(|d| d.consultations).sum::<u64>(), 300);
 }
 
 async fn an_unknown_agent_or_category_is_refused(store: &AnyStore) {
@@ -425,36 +457,212 @@ async fn statistics_aggregates_match_the_records(store: &AnyStore) {
         .record_consultations_bulk(records.clone())
         .await
         .expect("bulk");
-    let buckets = store
-        .statistics_buckets(&ConsultationFilter::default())
+    let zone = dasan_core::time::SEOUL;
+    let (buckets, source) = store
+        .statistics(&ConsultationFilter::default(), zone)
         .await
-        .expect("buckets");
+        .expect("statistics");
+    assert_eq!(source, StatsSource::Rollups);
     assert_eq!(
-        buckets.by_quarter_hour.iter().map(|(_, n)| n).sum::<u64>(),
+        buckets,
+        store
+            .statistics_exact(&ConsultationFilter::default(), zone)
+            .await
+            .expect("exact")
+    );
+    assert_eq!(
+        buckets.days.iter().map(|d| d.consultations).sum::<u64>(),
         300
     );
     assert_eq!(buckets.heavy_citizen_counts, vec![120]);
     assert_eq!(buckets.max_per_citizen, 120);
-    let mut by_category = BTreeMap::<String, u64>::new();
+    let mut by_category = BTreeMap::<String, (u64, i64)>::new();
     for r in &records {
-        *by_category.entry(r.category.to_string()).or_default() += 1;
+        let entry = by_category.entry(r.category.to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += r.ended_at.millis() - r.started_at.millis();
     }
     assert_eq!(
-        buckets.by_category,
+        buckets
+            .by_category
+            .iter()
+            .map(|(code, t)| (code.clone(), (t.consultations, t.handle_ms)))
+            .collect::<Vec<_>>(),
         by_category.into_iter().collect::<Vec<_>>()
     );
 
-    let filtered = store
-        .statistics_buckets(&ConsultationFilter {
-            channel: Some(Channel::Sms),
-            ..Default::default()
-        })
-        .await
-        .expect("filtered");
+    let filter = ConsultationFilter {
+        channel: Some(Channel::Sms),
+        ..Default::default()
+    };
+    let (filtered, _) = store.statistics(&filter, zone).await.expect("filtered");
     assert_eq!(
-        filtered.by_quarter_hour.iter().map(|(_, n)| n).sum::<u64>(),
+        filtered.days.iter().map(|d| d.consultations).sum::<u64>(),
         records.iter().filter(|r| r.channel == Channel::Sms).count() as u64
     );
+    // A citizen filter is answered exactly (rollups are not per citizen).
+    let by_citizen = ConsultationFilter {
+        citizen_phone: Some(PhoneNumber::parse("010-9999-0001").expect("phone")),
+        ..Default::default()
+    };
+    let (one, source) = store.statistics(&by_citizen, zone).await.expect("citizen");
+    assert_eq!(source, StatsSource::Exact);
+    assert_eq!(one.days.iter().map(|d| d.consultations).sum::<u64>(), 120);
+}
+
+/// The rollups, kept on every write path, equal a full recomputation by
+/// plain GROUP BY for random records, random filters and random ranges; and
+/// so do they after a rebuild, in the same zone and in another.
+async fn rollups_match_a_full_recomputation_after_random_inserts(store: &AnyStore) {
+    let mut rng = dasan_core::rng::Rng::seed(0x5eed);
+    let codes = [
+        "transport",
+        "transport.transit",
+        "transport.taxi",
+        "water.bill",
+        "water.moving",
+        "welfare",
+        "health",
+        "other",
+    ];
+    let channels = [Channel::Voice, Channel::Sms, Channel::Web, Channel::Video];
+    let base = ts("2026-03-05T00:00:00Z").millis();
+    let span = 9 * 86_400_000i64;
+    let mut n = 0u64;
+    let mut next = |rng: &mut dasan_core::rng::Rng| {
+        n += 1;
+        // One citizen is a heavy user; the others share a small pool.
+        let phone = if rng.below(3) == 0 {
+            "010-7777-0001".to_owned()
+        } else {
+            format!("010-3000-{:04}", rng.below(40))
+        };
+        let start = Timestamp::from_millis(base + rng.below(span as u64) as i64).expect("valid");
+        let mut record = consultation(
+            n,
+            &phone,
+            codes[rng.below(codes.len() as u64) as usize],
+            channels[rng.below(channels.len() as u64) as usize],
+            start,
+        );
+        record.ended_at =
+            Timestamp::from_millis(start.millis() + rng.below(1_800_000) as i64).expect("valid");
+        record
+    };
+
+    // A bulk load into the empty table defers the citizen counts...
+    assert!(store.begin_bulk_load().await.expect("begin"));
+    for _ in 0..3 {
+        let batch: Vec<_> = (0..120).map(|_| next(&mut rng)).collect();
+        store.record_consultations_bulk(batch).await.expect("bulk");
+    }
+    // ...and single writes during the load as well.
+    for _ in 0..20 {
+        store
+            .record_consultation(&next(&mut rng))
+            .await
+            .expect("single");
+    }
+    store.finish_bulk_load().await.expect("finish");
+    // Concurrent single writes (group commit on SQLite), a refused
+    // duplicate and a refused batch leave the rollups as they were.
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let record = next(&mut rng);
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.record_consultation(&record).await.map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("single write");
+    }
+    let again = next(&mut rng);
+    store.record_consultation(&again).await.expect("first");
+    assert!(store.record_consultation(&again).await.is_err());
+    let good = next(&mut rng);
+    assert!(
+        store
+            .record_consultations_bulk(vec![good, again.clone()])
+            .await
+            .is_err()
+    );
+    for _ in 0..2 {
+        let batch: Vec<_> = (0..90).map(|_| next(&mut rng)).collect();
+        store.record_consultations_bulk(batch).await.expect("bulk");
+    }
+
+    let zone = dasan_core::time::SEOUL;
+    let compare = |filter: ConsultationFilter, zone: chrono_tz::Tz| async move {
+        let (rolled, source) = store.statistics(&filter, zone).await.expect("rollups");
+        assert_eq!(source, StatsSource::Rollups);
+        let exact = store.statistics_exact(&filter, zone).await.expect("exact");
+        assert_eq!(rolled, exact, "{filter:?}");
+        rolled
+    };
+    let all = compare(ConsultationFilter::default(), zone).await;
+    let total = store.count_consultations().await.expect("count");
+    assert_eq!(total, 3 * 120 + 20 + 40 + 1 + 2 * 90);
+    assert_eq!(all.days.iter().map(|d| d.consultations).sum::<u64>(), total);
+    assert!(all.max_per_citizen >= 100, "a heavy user exists");
+    assert_eq!(all.heavy_citizen_counts, vec![all.max_per_citizen]);
+
+    let random_filter = |rng: &mut dasan_core::rng::Rng| {
+        let bound = |rng: &mut dasan_core::rng::Rng| {
+            // Whole days, whole hours and odd milliseconds, open or not.
+            let t = base - 86_400_000 + rng.below((span + 2 * 86_400_000) as u64) as i64;
+            match rng.below(4) {
+                0 => None,
+                1 => Some(t - t.rem_euclid(3_600_000)),
+                2 => Some(t - (t + 9 * 3_600_000).rem_euclid(86_400_000)),
+                _ => Some(t),
+            }
+        };
+        let (a, b) = (bound(rng), bound(rng));
+        let taxonomy = Taxonomy::seed();
+        ConsultationFilter {
+            from: a.map(|t| Timestamp::from_millis(t).expect("valid")),
+            to: b.map(|t| Timestamp::from_millis(t).expect("valid")),
+            category: match rng.below(3) {
+                0 => Some(
+                    taxonomy
+                        .resolve(codes[rng.below(codes.len() as u64) as usize])
+                        .expect("code"),
+                ),
+                _ => None,
+            },
+            channel: match rng.below(3) {
+                0 => Some(channels[rng.below(channels.len() as u64) as usize]),
+                _ => None,
+            },
+            citizen_phone: None,
+        }
+    };
+    for _ in 0..40 {
+        compare(random_filter(&mut rng), zone).await;
+    }
+
+    // A rebuild in the same zone changes nothing; one into another zone
+    // re-buckets days and night slots there.
+    assert_eq!(store.rebuild_rollups(zone).await.expect("rebuild"), total);
+    assert_eq!(compare(ConsultationFilter::default(), zone).await, all);
+    let new_york: chrono_tz::Tz = "America/New_York".parse().expect("zone");
+    store.rebuild_rollups(new_york).await.expect("rebuild");
+    assert_eq!(store.rollup_zone().await.expect("zone"), new_york);
+    let (_, source) = store
+        .statistics(&ConsultationFilter::default(), zone)
+        .await
+        .expect("seoul after the move");
+    assert_eq!(source, StatsSource::Exact);
+    // Written after the move, bucketed in the new zone (DST began on
+    // 2026-03-08 in New York, inside the span).
+    store
+        .record_consultation(&next(&mut rng))
+        .await
+        .expect("single");
+    for _ in 0..20 {
+        compare(random_filter(&mut rng), new_york).await;
+    }
 }
 
 async fn reopening_migrates_idempotently(store: &AnyStore) {
@@ -531,16 +739,37 @@ async fn a_bulk_load_defers_and_rebuilds_indexes(store: &AnyStore) {
     let base = ts("2009-01-01T00:00:00+09:00").millis();
     let records: Vec<_> = (0..200u64)
         .map(|n| {
-            let phone = format!("010-3000-{:04}", n % 17);
+            // One heavy user (120), the others spread over 17 numbers.
+            let phone = if n % 5 < 3 {
+                "010-3000-9999".to_owned()
+            } else {
+                format!("010-3000-{:04}", n % 17)
+            };
             let start = Timestamp::from_millis(base + n as i64 * 60_000).expect("valid");
             consultation(n, &phone, "water", Channel::Voice, start)
         })
         .collect();
-    store
-        .record_consultations_bulk(records.clone())
-        .await
-        .expect("bulk");
+    for half in records.chunks(100) {
+        store
+            .record_consultations_bulk(half.to_vec())
+            .await
+            .expect("bulk");
+    }
     store.finish_bulk_load().await.expect("finish");
+    // The per-citizen counts deferred by the load are complete at its end.
+    let zone = dasan_core::time::SEOUL;
+    let rolled = store
+        .statistics_from_rollups(&ConsultationFilter::default())
+        .await
+        .expect("rollups");
+    assert_eq!(rolled.heavy_citizen_counts, vec![120]);
+    assert_eq!(
+        rolled,
+        store
+            .statistics_exact(&ConsultationFilter::default(), zone)
+            .await
+            .expect("exact")
+    );
     // A second load into a table with data leaves the indexes alone.
     assert!(!store.begin_bulk_load().await.expect("begin again"));
     store.finish_bulk_load().await.expect("finish again");

@@ -39,9 +39,9 @@ async fn stats(
         query.channel.as_deref(),
         None,
     )?;
-    let buckets = state.store.statistics_buckets(&filter).await?;
+    let (aggregates, _) = state.store.statistics(&filter, state.zone).await?;
     Ok(Json(compute_statistics(
-        &buckets,
+        &aggregates,
         &state.taxonomy,
         state.zone,
     )))

@@ -58,7 +58,7 @@ async fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
         anyhow::bail!("--consultations must be at least 1");
     }
     let settings = Settings::resolve(&args.common, None, DEFAULT_DEMO_DB)?;
-    let store = super::open_store(&settings).await?;
+    let store = super::open_center_store(&settings).await?;
     let summary = super::demo_generate::generate(
         &store,
         DemoConfig {
@@ -81,7 +81,7 @@ async fn run_demo(
         anyhow::bail!("--consultations must be at least 1");
     }
     let settings = Settings::resolve(&common, listen.as_deref(), DEFAULT_DEMO_DB)?;
-    let store = super::open_store(&settings).await?;
+    let store = super::open_center_store(&settings).await?;
     if store.count_consultations().await? == 0 {
         eprintln!("dasan demo: seeding {consultations} consultations of demo history...");
         let summary = super::demo_generate::generate(

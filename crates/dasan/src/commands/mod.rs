@@ -9,7 +9,7 @@ pub mod token;
 use std::future::Future;
 
 use anyhow::Context;
-use dasan_store::AnyStore;
+use dasan_store::{AnyStore, Store};
 
 use crate::settings::Settings;
 
@@ -42,4 +42,28 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<AnyStore> {
     AnyStore::open(&settings.db)
         .await
         .with_context(|| format!("cannot open the database {:?}", settings.db))
+}
+
+/// Opens the database for a command that serves or fills the center: the
+/// statistics rollups are kept in the center's time zone, so a database whose
+/// rollups are bucketed in another zone is re-bucketed first (once; on an
+/// empty database it is instant).
+pub async fn open_center_store(settings: &Settings) -> anyhow::Result<AnyStore> {
+    let store = open_store(settings).await?;
+    let current = store
+        .rollup_zone()
+        .await
+        .context("cannot read the rollup time zone")?;
+    if current != settings.time_zone {
+        tracing::info!(
+            from = current.name(),
+            to = settings.time_zone.name(),
+            "re-bucketing the statistics rollups into the configured time zone"
+        );
+        store
+            .rebuild_rollups(settings.time_zone)
+            .await
+            .context("cannot rebuild the statistics rollups")?;
+    }
+    Ok(store)
 }

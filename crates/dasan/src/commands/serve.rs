@@ -23,7 +23,7 @@ pub async fn serve(
     settings: &Settings,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_center_store(settings).await?;
     let state = AppState::load(store, settings.time_zone)
         .await
         .context("cannot load reference data")?;

@@ -1,13 +1,20 @@
 use anyhow::Context;
 use dasan_core::{PhoneNumber, Timestamp};
-use dasan_store::{ConsultationFilter, Statistics, Store, compute_statistics};
+use dasan_store::{ConsultationFilter, Statistics, StatsSource, Store, compute_statistics};
 
 use crate::settings::{CommonArgs, DEFAULT_DB, Settings};
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct StatsArgs {
+    #[command(subcommand)]
+    pub action: Option<StatsAction>,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Compute by plain GROUP BY over every consultation instead of from the
+    /// rollups (slow over millions; the reference the rollups must equal).
+    #[arg(long)]
+    pub exact: bool,
     /// Print JSON (the same document as GET /api/v1/stats).
     #[arg(long)]
     pub json: bool,
@@ -25,7 +32,23 @@ pub struct StatsArgs {
     pub channel: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum StatsAction {
+    /// Recomputes the statistics rollups from the consultations, bucketed in
+    /// --time-zone (which they then keep).
+    Rebuild(RebuildArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
+    if let Some(StatsAction::Rebuild(rebuild)) = args.action {
+        return run_rebuild(rebuild).await;
+    }
     let settings = Settings::resolve(&args.common, None, DEFAULT_DB)?;
     let store = super::open_store(&settings).await?;
     let taxonomy = store.taxonomy().await.context("cannot read the taxonomy")?;
@@ -57,16 +80,44 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
             .context("--channel")?,
         citizen_phone: None::<PhoneNumber>,
     };
-    let buckets = store
-        .statistics_buckets(&filter)
-        .await
-        .context("cannot compute statistics")?;
-    let stats = compute_statistics(&buckets, &taxonomy, zone);
+    let started = std::time::Instant::now();
+    let (aggregates, source) = if args.exact {
+        let aggregates = store.statistics_exact(&filter, zone).await;
+        (aggregates, StatsSource::Exact)
+    } else {
+        match store.statistics(&filter, zone).await {
+            Ok((aggregates, source)) => (Ok(aggregates), source),
+            Err(error) => (Err(error), StatsSource::Exact),
+        }
+    };
+    let aggregates = aggregates.context("cannot compute statistics")?;
+    tracing::info!(
+        ?source,
+        millis = started.elapsed().as_secs_f64() * 1000.0,
+        "statistics computed"
+    );
+    let stats = compute_statistics(&aggregates, &taxonomy, zone);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
         print!("{}", render_table(&stats));
     }
+    Ok(())
+}
+
+async fn run_rebuild(args: RebuildArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.common, None, DEFAULT_DB)?;
+    let store = super::open_store(&settings).await?;
+    let started = std::time::Instant::now();
+    let read = store
+        .rebuild_rollups(settings.time_zone)
+        .await
+        .context("cannot rebuild the statistics rollups")?;
+    println!(
+        "rebuilt the statistics rollups from {read} consultations in {:.1} s ({})",
+        started.elapsed().as_secs_f64(),
+        settings.time_zone.name()
+    );
     Ok(())
 }
 
@@ -121,5 +172,17 @@ fn render_table(stats: &Statistics) -> String {
         "\nHeavy users: max {}; >=1000: {}; >=500: {}; >=300: {}; >=100: {}",
         h.max, h.at_least_1000, h.at_least_500, h.at_least_300, h.at_least_100
     );
+    let _ = writeln!(
+        out,
+        "\nAverage handle time: {:.0} s",
+        stats.handle_time.average_seconds
+    );
+    for h in &stats.handle_time.by_category {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>8.0} s  {:>10}",
+            h.key, h.average_seconds, h.consultations
+        );
+    }
     out
 }
