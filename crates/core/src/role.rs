@@ -61,6 +61,13 @@ impl Role {
     pub fn may_read_statistics(self) -> bool {
         matches!(self, Role::Admin | Role::Supervisor)
     }
+
+    /// Who may export consultation lists in bulk (many citizens' records
+    /// at once): supervisors and administrators, not the agents who read
+    /// one citizen's history at a time.
+    pub fn may_export_consultations(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor)
+    }
 }
 
 impl fmt::Display for Role {

@@ -95,7 +95,7 @@ fn new_id() -> Result<ConsultationId, ApiError> {
     Ok(ConsultationId::v7(now(), random))
 }
 
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
     action: &str,

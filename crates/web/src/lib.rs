@@ -8,6 +8,7 @@
 pub mod auth;
 mod consultations;
 pub mod error;
+mod exports;
 mod observability;
 pub mod openapi;
 mod reference;
@@ -28,6 +29,7 @@ use dasan_core::Taxonomy;
 use dasan_store::AnyStore;
 
 pub use error::ApiError;
+pub use exports::REPORTS;
 
 /// Largest request body the API reads (consultation summaries are at most
 /// 4,000 characters, so this leaves ample room).
@@ -61,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .merge(consultations::routes())
         .merge(reference::routes())
         .merge(statistics::routes())
+        .merge(exports::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

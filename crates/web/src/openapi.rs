@@ -139,6 +139,28 @@ pub fn spec() -> Value {
                     ("200".to_owned(), ok_json("Statistics", "Statistics")),
                     ("400".to_owned(), error_response("Invalid query")),
                 ]))
+            }},
+            "/api/v1/consultations/export": {"get": {
+                "summary": "Export filtered consultations as CSV or XLSX, streamed (audited)",
+                "parameters": export_parameters(filter_parameters(), false),
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "The file", "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}
+                    }})),
+                    ("400".to_owned(), error_response("Invalid query")),
+                ]))
+            }},
+            "/api/v1/stats/export": {"get": {
+                "summary": "Export one statistics report as CSV or XLSX (admin, supervisor)",
+                "parameters": export_parameters(filter_parameters(), true),
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "The file", "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}
+                    }})),
+                    ("400".to_owned(), error_response("Invalid query")),
+                ]))
             }}
         },
         "components": {
@@ -216,12 +238,36 @@ pub fn spec() -> Value {
                     "night_by_month": {"type": "array", "items": {"type": "object", "properties": {"month": {"type": "string"}, "count": {"type": "integer"}}}},
                     "heavy_users": {"type": "object", "properties": {
                         "max": {"type": "integer"}, "at_least_100": {"type": "integer"}, "at_least_300": {"type": "integer"},
-                        "at_least_500": {"type": "integer"}, "at_least_1000": {"type": "integer"}
+                        "at_least_500": {"type": "integer"}, "at_least_1000": {"type": "integer"},
+                        "scope": {"type": "string", "enum": ["all_time"], "description": "Heavy users count each citizen's whole history; filters do not narrow them."}
+                    }},
+                    "handle_time": {"type": "object", "properties": {
+                        "average_seconds": {"type": "number"},
+                        "by_month": {"type": "array", "items": {"$ref": "#/components/schemas/HandleTime"}},
+                        "by_category": {"type": "array", "items": {"$ref": "#/components/schemas/HandleTime"}}
                     }}
+                }},
+                "HandleTime": {"type": "object", "properties": {
+                    "key": {"type": "string", "description": "Month (YYYY-MM) or top-level category code"},
+                    "consultations": {"type": "integer"},
+                    "average_seconds": {"type": "number"}
                 }}
             }
         }
     })
+}
+
+/// The filter parameters plus `format` (and `report` for report exports).
+fn export_parameters(filters: Vec<Value>, report: bool) -> Value {
+    let mut list = filters;
+    if !report {
+        list.push(json!({"name": "citizen_phone", "in": "query", "schema": {"type": "string"}}));
+    }
+    list.push(json!({"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}}));
+    if report {
+        list.push(json!({"name": "report", "in": "query", "required": true, "schema": {"type": "string", "enum": crate::exports::REPORTS}}));
+    }
+    Value::Array(list)
 }
 
 pub(crate) async fn document() -> Json<Value> {

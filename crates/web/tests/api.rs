@@ -79,6 +79,30 @@ impl Harness {
         (status, value)
     }
 
+    /// A GET whose body is not JSON: status, content type, raw bytes.
+    async fn get_bytes(&self, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+        let request = Request::builder()
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, content_type, bytes.to_vec())
+    }
+
     async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
         self.call(Method::GET, uri, token, None, None).await
     }
@@ -595,6 +619,8 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/agents",
         "/api/v1/agents/{id}",
         "/api/v1/stats",
+        "/api/v1/consultations/export",
+        "/api/v1/stats/export",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();
@@ -625,4 +651,187 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         !text.contains("0190f5a0-1234"),
         "raw URIs must not reach metrics"
     );
+}
+
+/// Consultations for the export tests: more than one page of the stream
+/// (2,000), a third of them by SMS, and summaries that CSV must quote or
+/// defuse.
+async fn seed_for_export(store: &AnyStore) -> Vec<dasan_core::NewConsultation> {
+    use dasan_core::{Channel, ConsultationId, NewConsultation, Outcome, PhoneNumber, Timestamp};
+    let taxonomy = dasan_core::Taxonomy::seed();
+    let base = Timestamp::parse_rfc3339("2026-11-01T09:00:00+09:00")
+        .expect("time")
+        .millis();
+    let records: Vec<_> = (0..2_345u64)
+        .map(|n| {
+            let start = Timestamp::from_millis(base + n as i64 * 61_000).expect("time");
+            let mut random = [0u8; 10];
+            random[2..].copy_from_slice(&n.to_be_bytes());
+            let summary = match n % 4 {
+                0 => "=HYPERLINK(\"http://x\")".to_owned(),
+                1 => "수도요금, \"이사\" 정산\n두 줄".to_owned(),
+                _ => format!("상담 {n}"),
+            };
+            NewConsultation::from_parts(
+                ConsultationId::v7(start, random),
+                if n % 3 == 0 {
+                    Channel::Sms
+                } else {
+                    Channel::Voice
+                },
+                taxonomy.resolve("water.moving").expect("code"),
+                PhoneNumber::parse(&format!("010-3{:03}-{:04}", n % 1000, n)).expect("phone"),
+                None,
+                start,
+                Timestamp::from_millis(start.millis() + 60_000).expect("time"),
+                summary,
+                Outcome::Answered,
+                None,
+            )
+            .expect("valid")
+        })
+        .collect();
+    store
+        .record_consultations_bulk(records.clone())
+        .await
+        .expect("bulk");
+    records
+}
+
+#[tokio::test]
+async fn consultation_exports_stream_csv_and_xlsx_to_supervisors_only() {
+    let h = Harness::new().await;
+    let records = seed_for_export(&h.store).await;
+    let supervisor = h.token(Role::Supervisor).await;
+    let agent = h.token(Role::Agent).await;
+    let (status, body) = h
+        .get("/api/v1/consultations/export?format=csv", Some(&agent))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+
+    let (status, content_type, bytes) = h
+        .get_bytes(
+            "/api/v1/consultations/export?format=csv&channel=sms",
+            &supervisor,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let text = String::from_utf8(bytes).expect("utf-8");
+    let text = text.strip_prefix('\u{feff}').expect("byte-order mark");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[0], "id");
+    let summary_col = header.iter().position(|h| h == "summary").expect("summary");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let sms: Vec<_> = records
+        .iter()
+        .filter(|r| r.channel == dasan_core::Channel::Sms)
+        .collect();
+    assert_eq!(rows.len(), sms.len(), "every SMS record once, across pages");
+    let mut ids: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), sms.len());
+    // Quoting round-trips; a formula comes back defused.
+    assert!(
+        rows.iter()
+            .any(|r| &r[summary_col] == "수도요금, \"이사\" 정산\n두 줄")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| &r[summary_col] == "'=HYPERLINK(\"http://x\")")
+    );
+    assert!(rows.iter().all(|r| !r[summary_col].starts_with('=')));
+    let audit = h.store.audit_entries(10).await.expect("audit");
+    assert!(audit.iter().any(|e| e.action == "consultation.export"));
+
+    let (status, content_type, bytes) = h
+        .get_bytes("/api/v1/consultations/export?format=xlsx", &supervisor)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.contains("spreadsheetml"), "{content_type}");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("xlsx is a zip");
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut archive
+            .by_name("xl/worksheets/sheet1.xml")
+            .expect("first sheet"),
+        &mut sheet,
+    )
+    .expect("sheet xml");
+    assert_eq!(sheet.matches("<row ").count(), records.len() + 1);
+    assert!(sheet.contains(&records[7].id.to_string()));
+
+    for (query, code) in [
+        ("format=pdf", "invalid_format"),
+        ("format=csv&nonsense=1", "invalid_query"),
+        ("channel=pigeon", "unknown_channel"),
+    ] {
+        let (status, body) = h
+            .get(
+                &format!("/api/v1/consultations/export?{query}"),
+                Some(&supervisor),
+            )
+            .await;
+        assert!(status.is_client_error(), "{query}: {status}");
+        assert_eq!(error_code(&body), code, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn every_report_exports_as_csv_and_xlsx() {
+    let h = Harness::new().await;
+    let records = seed_for_export(&h.store).await;
+    let admin = h.token(Role::Admin).await;
+    for report in dasan_web::REPORTS {
+        let (status, _, bytes) = h
+            .get_bytes(
+                &format!("/api/v1/stats/export?report={report}&format=csv"),
+                &admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert!(text.starts_with('\u{feff}'), "{report}");
+        // (No million is reached here: the milestones report is a header.)
+        let least = if *report == "milestones" { 1 } else { 2 };
+        assert!(text.lines().count() >= least, "{report}: header and rows");
+        let (status, _, bytes) = h
+            .get_bytes(
+                &format!("/api/v1/stats/export?report={report}&format=xlsx"),
+                &admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert!(bytes.starts_with(b"PK"), "{report}: a zip");
+    }
+    let (_, _, bytes) = h
+        .get_bytes("/api/v1/stats/export?report=categories&format=csv", &admin)
+        .await;
+    let text = String::from_utf8(bytes).expect("utf-8");
+    assert!(
+        text.contains(&format!("water,상수도,{},1", records.len())),
+        "{text}"
+    );
+    let (status, body) = h
+        .get("/api/v1/stats/export?report=gossip", Some(&admin))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_report")
+    );
+    let agent = h.token(Role::Agent).await;
+    let (status, _) = h
+        .get("/api/v1/stats/export?report=categories", Some(&agent))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
