@@ -110,6 +110,59 @@ async fn fill_if_empty(store: &AnyStore, consultations: Option<u64>) -> anyhow::
     Ok(())
 }
 
+/// Peak resident set of this process so far, KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn bench_export(store: &AnyStore) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use tower::ServiceExt;
+    let issued = dasan_web::auth::issue_token(dasan_core::Role::Supervisor, "bench")?;
+    store
+        .create_token(&issued.record, &issued.secret_hash)
+        .await?;
+    let state = dasan_web::AppState::load(store.clone(), SEOUL).await?;
+    let request = axum::http::Request::builder()
+        .uri("/api/v1/consultations/export?format=csv")
+        .header("authorization", format!("Bearer {}", issued.secret))
+        .body(axum::body::Body::empty())?;
+    let before = peak_rss_kib().unwrap_or(0);
+    let started = Instant::now();
+    let response = dasan_web::app(state).oneshot(request).await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "export: {}",
+        response.status()
+    );
+    let mut stream = response.into_body().into_data_stream();
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        bytes += chunk.len() as u64;
+        lines += chunk.windows(2).filter(|w| w == b"\r\n").count() as u64;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = peak_rss_kib().unwrap_or(0);
+    let rows = lines.saturating_sub(1);
+    println!(
+        "  CSV export of everything: {rows} rows, {:.2} GiB in {elapsed:.1} s ({:.0} rows/s); peak RSS {:.0} MiB before, {:.0} MiB after",
+        bytes as f64 / (1u64 << 30) as f64,
+        rows as f64 / elapsed,
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+    anyhow::ensure!(
+        rows == store.count_consultations().await?,
+        "the export lost or repeated rows"
+    );
+    Ok(())
+}
+
 async fn bench(store: &AnyStore, runs: usize) -> anyhow::Result<()> {
     let taxonomy = store.taxonomy().await?;
     let total = store.count_consultations().await?;
@@ -162,6 +215,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let directory = tempfile::tempdir().context("cannot make a temporary directory")?;
     let engines = std::env::var("DASAN_BENCH_ENGINES").unwrap_or_else(|_| "sqlite,postgres".into());
+    let parts = std::env::var("DASAN_BENCH_PARTS").unwrap_or_else(|_| "stats,export".into());
     runtime.block_on(async {
         if engines.contains("sqlite") {
             let path = match std::env::var("DASAN_BENCH_SQLITE") {
@@ -170,7 +224,12 @@ fn main() -> anyhow::Result<()> {
             };
             let sqlite = AnyStore::open(&DatabaseUrl::Sqlite(path)).await?;
             fill_if_empty(&sqlite, consultations).await?;
-            bench(&sqlite, runs).await?;
+            if parts.contains("stats") {
+                bench(&sqlite, runs).await?;
+            }
+            if parts.contains("export") {
+                bench_export(&sqlite).await?;
+            }
         }
         if !engines.contains("postgres") {
             return anyhow::Ok(());
@@ -188,7 +247,12 @@ fn main() -> anyhow::Result<()> {
             Some(url) => {
                 let pg = AnyStore::open(&DatabaseUrl::Postgres(url)).await?;
                 fill_if_empty(&pg, consultations).await?;
-                bench(&pg, runs).await?;
+                if parts.contains("stats") {
+                    bench(&pg, runs).await?;
+                }
+                if parts.contains("export") {
+                    bench_export(&pg).await?;
+                }
             }
             None => println!("postgres: skipped (set DASAN_TEST_PG_URL or DASAN_BENCH_PG_DB)"),
         }

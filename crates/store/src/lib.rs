@@ -498,11 +498,13 @@ impl FilterSql {
             );
         }
         if let Some(cursor) = after {
+            // A row-value comparison: both engines turn it into one range
+            // on the (started_at, id) order. (The equivalent OR form made
+            // SQLite scan from the newest row on every page.)
             push(
                 &mut sql,
-                "(started_at < {} OR (started_at = {} AND id < {}))",
+                "(started_at, id) < ({}, {})",
                 vec![
-                    SqlParam::Int(cursor.started_at_millis),
                     SqlParam::Int(cursor.started_at_millis),
                     SqlParam::Uuid(cursor.id.0),
                 ],

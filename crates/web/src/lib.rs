@@ -6,12 +6,15 @@
 //! call the store, and answer JSON; every error has the shape in [`error`].
 
 pub mod auth;
+pub mod charts;
 mod consultations;
 pub mod error;
 mod exports;
+pub mod i18n;
 mod observability;
 pub mod openapi;
 mod reference;
+mod reports;
 mod statistics;
 
 use std::{future::Future, sync::Arc};
@@ -67,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
+        .merge(reports::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs

@@ -835,3 +835,57 @@ async fn every_report_exports_as_csv_and_xlsx() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_reports_page_draws_each_report_with_its_numbers_in_both_languages() {
+    let h = Harness::new().await;
+    let records = seed_for_export(&h.store).await;
+    let supervisor = h.token(Role::Supervisor).await;
+    let (status, content_type, bytes) = h.get_bytes("/reports", &supervisor).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = String::from_utf8(bytes).expect("utf-8");
+    assert!(page.starts_with("<!doctype html><html lang=\"ko\">"));
+    assert!(page.contains("상담 통계 보고서"));
+    assert!(page.contains(&format!(
+        "<span id=\"total\">{}</span>",
+        dasan_web::charts::number(records.len() as f64)
+    )));
+    // Seven reports, each a chart beside a table, with downloads.
+    assert_eq!(page.matches("<svg ").count(), 7, "{page}");
+    assert_eq!(page.matches("<table>").count(), 7);
+    for report in dasan_web::REPORTS {
+        assert!(
+            page.contains(&format!(
+                "/api/v1/stats/export?report={report}&amp;format=csv"
+            )),
+            "{report}"
+        );
+    }
+    // Every record is water.moving: its top-level category has all of them.
+    assert!(page.contains("상수도"));
+    assert!(page.contains("100.0% (2,345)"), "{page}");
+
+    let (status, _, bytes) = h
+        .get_bytes(
+            "/reports?lang=en&from=2026-11-02&to=&category=&channel=sms",
+            &supervisor,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(bytes).expect("utf-8");
+    assert!(page.contains("<html lang=\"en\">") && page.contains("Consultation reports"));
+    assert!(page.contains("<option value=\"sms\" selected>"));
+    assert!(page.contains("report=categories&amp;format=csv&amp;from=2026-11-02&amp;channel=sms"));
+
+    let agent = h.token(Role::Agent).await;
+    let (status, _) = h.get("/reports", Some(&agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h.get("/reports", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = h.get("/reports?channel=pigeon", Some(&supervisor)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_channel")
+    );
+}
