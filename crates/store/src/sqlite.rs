@@ -598,17 +598,26 @@ fn repair_rollups(conn: &mut Connection) -> Result<()> {
 /// 6.9 s on the 10-million history), with the small sorter cache that
 /// `finish_bulk_load` explains.
 fn recount_citizens(conn: &mut Connection) -> Result<()> {
-    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
-    let result = (|| -> Result<()> {
+    with_sorter_cache(conn, |conn| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         recount_citizens_in(&tx)?;
-        tx.execute(
-            "UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1",
-            [],
-        )?;
+        tx.execute(CITIZENS_FRESH, [])?;
         tx.commit()?;
         Ok(())
-    })();
+    })
+}
+
+const CITIZENS_FRESH: &str = "UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1";
+
+/// Runs `work` with the small page cache and file-backed temporary storage
+/// under which SQLite's sorter builds indexes fastest (see
+/// `finish_bulk_load`), and puts the normal settings back whatever happens.
+fn with_sorter_cache(
+    conn: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> Result<()>,
+) -> Result<()> {
+    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
+    let result = work(conn);
     let restored = conn.execute_batch(&format!(
         "{NORMAL_CACHE_PRAGMA}; PRAGMA temp_store = MEMORY;"
     ));
@@ -639,8 +648,7 @@ fn write_bulk_citizens(conn: &mut Connection, bulk: Option<BulkCitizens>) -> Res
     );
     let mut rows: Vec<(i64, i64)> = bulk.counts.into_iter().collect();
     rows.sort_unstable();
-    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
-    let result = (|| -> Result<()> {
+    with_sorter_cache(conn, |conn| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(
             "DROP INDEX IF EXISTS citizen_counts_by_count; DELETE FROM citizen_counts;",
@@ -669,19 +677,10 @@ fn write_bulk_citizens(conn: &mut Connection, bulk: Option<BulkCitizens>) -> Res
             }
         }
         tx.execute_batch(CITIZEN_COUNT_INDEX)?;
-        tx.execute(
-            "UPDATE rollup_settings SET citizens_stale = FALSE WHERE id = 1",
-            [],
-        )?;
+        tx.execute(CITIZENS_FRESH, [])?;
         tx.commit()?;
         Ok(())
-    })();
-    let restored = conn.execute_batch(&format!(
-        "{NORMAL_CACHE_PRAGMA}; PRAGMA temp_store = MEMORY;"
-    ));
-    result?;
-    restored?;
-    Ok(())
+    })
 }
 
 fn recount_citizens_in(conn: &Connection) -> Result<()> {

@@ -213,6 +213,24 @@ struct ListResponse {
     next_cursor: Option<String>,
 }
 
+/// What an audit line says about a filter: the citizen searched for is the
+/// point of the audit, so the number is written in full (the audit log is in
+/// the access-controlled database, never in the logs).
+pub(crate) fn filter_subject(filter: &ConsultationFilter) -> String {
+    format!(
+        "filter: from={:?} to={:?} category={:?} channel={:?} phone={}",
+        filter.from.map(|t| t.to_rfc3339()),
+        filter.to.map(|t| t.to_rfc3339()),
+        filter.category.as_ref().map(|c| c.as_str()),
+        filter.channel.map(|c| c.as_str()),
+        filter
+            .citizen_phone
+            .as_ref()
+            .map(|p| p.e164().to_owned())
+            .unwrap_or_else(|| "-".into()),
+    )
+}
+
 /// Parses the filters shared by listings and statistics.
 pub(crate) fn parse_filter(
     state: &AppState,
@@ -269,17 +287,7 @@ async fn list(
         .await?;
     // The audit names whose records were searched: that is its purpose. It
     // lives in the access-controlled database, never in the logs.
-    let subject = format!(
-        "filter: category={:?} channel={:?} phone={} results={}",
-        filter.category.as_ref().map(|c| c.as_str()),
-        filter.channel.map(|c| c.as_str()),
-        filter
-            .citizen_phone
-            .as_ref()
-            .map(|p| p.e164().to_owned())
-            .unwrap_or_else(|| "-".into()),
-        page.items.len()
-    );
+    let subject = format!("{} results={}", filter_subject(&filter), page.items.len());
     audit(&state, &caller, "consultation.list", subject).await?;
     Ok(Json(ListResponse {
         items: page.items.iter().map(ConsultationView::from).collect(),

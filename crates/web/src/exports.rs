@@ -27,7 +27,7 @@ use serde::Deserialize;
 use crate::{
     AppState,
     auth::Caller,
-    consultations::{audit, parse_filter},
+    consultations::{audit, filter_subject, parse_filter},
     error::{ApiError, ApiQuery},
 };
 
@@ -216,19 +216,7 @@ async fn export_consultations(
         query.citizen_phone.as_deref(),
     )?;
     // Audited before any record leaves, as a listing is.
-    let subject = format!(
-        "export {}: from={:?} to={:?} category={:?} channel={:?} phone={}",
-        format.extension(),
-        filter.from.map(|t| t.to_rfc3339()),
-        filter.to.map(|t| t.to_rfc3339()),
-        filter.category.as_ref().map(|c| c.as_str()),
-        filter.channel.map(|c| c.as_str()),
-        filter
-            .citizen_phone
-            .as_ref()
-            .map(|p| p.e164().to_owned())
-            .unwrap_or_else(|| "-".into()),
-    );
+    let subject = format!("export {}: {}", format.extension(), filter_subject(&filter));
     audit(&state, &caller, "consultation.export", subject).await?;
     match format {
         Format::Csv => Ok(attachment(
