@@ -219,6 +219,35 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
 }
 
+/// A person who signs in to the browser UI. Only an argon2 hash of the
+/// password is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: uuid::Uuid,
+    /// Unique, compared case-sensitively.
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    /// Failed sign-ins since the last success.
+    pub failed_attempts: i64,
+    /// Sign-in refused until then (after repeated failures).
+    pub locked_until: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// A browser session. The store keeps a hash of the cookie's secret, never
+/// the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: Vec<u8>,
+    pub user_id: uuid::Uuid,
+    /// Forms and cookie-authenticated writes must echo it.
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
 /// One line of the audit log: who touched citizens' records, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -306,6 +335,26 @@ pub trait Store {
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// A duplicate username is a `Conflict`.
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>>;
+    /// Records the outcome of a sign-in attempt: the new failure count and
+    /// lock (both cleared on success).
+    async fn set_sign_in_state(
+        &self,
+        user_id: uuid::Uuid,
+        failed_attempts: i64,
+        locked_until: Option<Timestamp>,
+    ) -> Result<()>;
+    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
+    /// The session and its user, if it exists and has not expired at `now`.
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, UserRecord)>>;
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -410,6 +459,33 @@ impl Store for AnyStore {
     }
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
         delegate!(self, s => s.audit_entries(limit))
+    }
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        delegate!(self, s => s.create_user(user))
+    }
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        delegate!(self, s => s.find_user(username))
+    }
+    async fn set_sign_in_state(
+        &self,
+        user_id: uuid::Uuid,
+        failed_attempts: i64,
+        locked_until: Option<Timestamp>,
+    ) -> Result<()> {
+        delegate!(self, s => s.set_sign_in_state(user_id, failed_attempts, locked_until))
+    }
+    async fn create_session(&self, session: &SessionRecord) -> Result<()> {
+        delegate!(self, s => s.create_session(session))
+    }
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, UserRecord)>> {
+        delegate!(self, s => s.find_session(id_hash, now))
+    }
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        delegate!(self, s => s.delete_session(id_hash))
     }
 }
 

@@ -13,7 +13,7 @@ use sqlx::{
 
 use crate::{
     Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
-    SqlParam, Store, StoreError, TokenRecord,
+    SessionRecord, SqlParam, Store, StoreError, TokenRecord, UserRecord,
     convert::{
         agent_from_columns, agent_lists_json, consultation_from_columns, taxonomy_from_rows,
     },
@@ -104,7 +104,46 @@ CREATE TABLE citizen_counts (
 );
 CREATE INDEX citizen_counts_by_count ON citizen_counts (consultations);
 "#,
+    r#"
+-- Browser sign-in: people with a role and an argon2 password hash, and
+-- server-side sessions keyed by a hash of the cookie's secret.
+CREATE TABLE users (
+    id UUID PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    failed_attempts BIGINT NOT NULL DEFAULT 0,
+    locked_until BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    id_hash BYTEA PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+"#,
 ];
+
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at";
+
+fn user_from_row(row: &PgRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        display_name: row.try_get(2)?,
+        role: row.try_get::<&str, _>(3)?.parse::<Role>()?,
+        password_hash: row.try_get(4)?,
+        failed_attempts: row.try_get(5)?,
+        locked_until: row
+            .try_get::<Option<i64>, _>(6)?
+            .map(Timestamp::from_millis)
+            .transpose()?,
+        created_at: Timestamp::from_millis(row.try_get(7)?)?,
+    })
+}
 
 /// One statement records a consultation and its rollups, so the single
 /// write costs one round trip. `ok` is empty when the rollup zone is no
@@ -823,6 +862,102 @@ impl Store for PgStore {
             })
         })
         .transpose()
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(user.id)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(user.failed_attempts)
+        .bind(user.locked_until.map(Timestamp::millis))
+        .bind(user.created_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn set_sign_in_state(
+        &self,
+        user_id: uuid::Uuid,
+        failed_attempts: i64,
+        locked_until: Option<Timestamp>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE users SET failed_attempts = $2, locked_until = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(failed_attempts)
+            .bind(locked_until.map(Timestamp::millis))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(session.expires_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, UserRecord)>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2"
+        );
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(id_hash)
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row)?;
+        Ok(Some((
+            SessionRecord {
+                id_hash: id_hash.to_vec(),
+                user_id: user.id,
+                csrf_token: row.try_get(8)?,
+                expires_at: Timestamp::from_millis(row.try_get(9)?)?,
+            },
+            user,
+        )))
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

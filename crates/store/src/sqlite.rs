@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params, typ
 
 use crate::{
     Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
-    SqlParam, Store, StoreError, TokenRecord, rollup,
+    SessionRecord, SqlParam, Store, StoreError, TokenRecord, UserRecord, rollup,
 };
 
 const READERS: usize = 4;
@@ -133,6 +133,27 @@ DROP TABLE consultations;
 ALTER TABLE consultations_clustered RENAME TO consultations;
 CREATE UNIQUE INDEX consultations_by_id ON consultations (id);
 CREATE INDEX consultations_by_citizen ON consultations (citizen_phone, started_at);
+"#,
+    r#"
+-- Browser sign-in: people with a role and an argon2 password hash, and
+-- server-side sessions keyed by a hash of the cookie's secret.
+CREATE TABLE users (
+    id BLOB PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    id_hash BLOB PRIMARY KEY,
+    user_id BLOB NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 "#,
 ];
 
@@ -299,6 +320,48 @@ pub(crate) fn now_millis() -> i64 {
 
 fn blob_uuid(bytes: Vec<u8>) -> Result<uuid::Uuid> {
     uuid::Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("uuid".into()))
+}
+
+const USER_COLUMNS: &str =
+    "id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at";
+
+struct RawUser {
+    id: Vec<u8>,
+    username: String,
+    display_name: String,
+    role: String,
+    password_hash: String,
+    failed_attempts: i64,
+    locked_until: Option<i64>,
+    created_at: i64,
+}
+
+impl RawUser {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawUser {
+            id: row.get(0)?,
+            username: row.get(1)?,
+            display_name: row.get(2)?,
+            role: row.get(3)?,
+            password_hash: row.get(4)?,
+            failed_attempts: row.get(5)?,
+            locked_until: row.get(6)?,
+            created_at: row.get(7)?,
+        })
+    }
+
+    fn into_record(self) -> Result<UserRecord> {
+        Ok(UserRecord {
+            id: blob_uuid(self.id)?,
+            username: self.username,
+            display_name: self.display_name,
+            role: self.role.parse::<Role>()?,
+            password_hash: self.password_hash,
+            failed_attempts: self.failed_attempts,
+            locked_until: self.locked_until.map(Timestamp::from_millis).transpose()?,
+            created_at: Timestamp::from_millis(self.created_at)?,
+        })
+    }
 }
 
 const CONSULTATION_COLUMNS: &str = "id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at";
@@ -1207,6 +1270,133 @@ impl Store for SqliteStore {
                 })
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        let user = user.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    user.id.as_bytes().as_slice(),
+                    user.username,
+                    user.display_name,
+                    user.role.as_str(),
+                    user.password_hash,
+                    user.failed_attempts,
+                    user.locked_until.map(Timestamp::millis),
+                    user.created_at.millis()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        let username = username.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+                [username],
+                RawUser::from_row,
+            )
+            .optional()?
+            .map(RawUser::into_record)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn set_sign_in_state(
+        &self,
+        user_id: uuid::Uuid,
+        failed_attempts: i64,
+        locked_until: Option<Timestamp>,
+    ) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE users SET failed_attempts = ?2, locked_until = ?3 WHERE id = ?1",
+                params![
+                    user_id.as_bytes().as_slice(),
+                    failed_attempts,
+                    locked_until.map(Timestamp::millis)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<()> {
+        let session = session.clone();
+        self.write(move |conn| {
+            // Expired sessions go as new ones come.
+            conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_millis()])?;
+            conn.execute(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    session.id_hash,
+                    session.user_id.as_bytes().as_slice(),
+                    session.csrf_token,
+                    session.expires_at.millis()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, UserRecord)>> {
+        let id_hash = id_hash.to_vec();
+        self.read(move |conn| {
+            let columns = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            conn.query_row(
+                &format!(
+                    "SELECT {columns}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1 AND s.expires_at > ?2"
+                ),
+                params![id_hash, now.millis()],
+                |row| {
+                    Ok((
+                        RawUser::from_row(row)?,
+                        row.get::<_, String>(8)?,
+                        row.get::<_, i64>(9)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(user, csrf_token, expires_at)| {
+                let user = user.into_record()?;
+                Ok((
+                    SessionRecord {
+                        id_hash: id_hash.clone(),
+                        user_id: user.id,
+                        csrf_token,
+                        expires_at: Timestamp::from_millis(expires_at)?,
+                    },
+                    user,
+                ))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        let id_hash = id_hash.to_vec();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+            Ok(())
         })
         .await
     }

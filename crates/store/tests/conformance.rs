@@ -11,8 +11,8 @@ use dasan_core::{
     Taxonomy, Timestamp,
 };
 use dasan_store::{
-    AnyStore, AuditEntry, ConsultationFilter, DatabaseUrl, StatsSource, Store, StoreError,
-    TokenRecord,
+    AnyStore, AuditEntry, ConsultationFilter, DatabaseUrl, SessionRecord, StatsSource, Store,
+    StoreError, TokenRecord, UserRecord,
 };
 
 struct TestDb {
@@ -82,6 +82,7 @@ conformance!(
     agents_tokens_and_audit_round_trip,
     statistics_aggregates_match_the_records,
     rollups_match_a_full_recomputation_after_random_inserts,
+    users_sign_in_state_and_sessions_round_trip,
     reopening_migrates_idempotently,
     concurrent_writes_each_get_their_own_answer,
     a_bulk_load_defers_and_rebuilds_indexes,
@@ -834,4 +835,88 @@ async fn an_interrupted_bulk_load_is_repaired_at_the_next_open(store: &AnyStore)
     };
     let reopened = AnyStore::open(&url).await.expect("reopen");
     assert!(index_exists(&reopened, "consultations_by_citizen").await);
+}
+
+async fn users_sign_in_state_and_sessions_round_trip(store: &AnyStore) {
+    let user = UserRecord {
+        id: uuid::Uuid::now_v7(),
+        username: "kim.supervisor".into(),
+        display_name: "김감독".into(),
+        role: Role::Supervisor,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        failed_attempts: 0,
+        locked_until: None,
+        created_at: ts("2026-11-28T09:00:00+09:00"),
+    };
+    store.create_user(&user).await.expect("create");
+    assert_eq!(
+        store.find_user("kim.supervisor").await.expect("find"),
+        Some(user.clone())
+    );
+    assert_eq!(store.find_user("KIM.SUPERVISOR").await.expect("find"), None);
+    let twin = UserRecord {
+        id: uuid::Uuid::now_v7(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        store.create_user(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let locked = ts("2026-11-28T09:15:00+09:00");
+    store
+        .set_sign_in_state(user.id, 5, Some(locked))
+        .await
+        .expect("lock");
+    let found = store
+        .find_user("kim.supervisor")
+        .await
+        .expect("find")
+        .expect("user");
+    assert_eq!(
+        (found.failed_attempts, found.locked_until),
+        (5, Some(locked))
+    );
+
+    let session = SessionRecord {
+        id_hash: vec![7; 32],
+        user_id: user.id,
+        csrf_token: "csrf-1".into(),
+        expires_at: ts("2026-11-28T17:00:00+09:00"),
+    };
+    store.create_session(&session).await.expect("session");
+    let before_expiry = ts("2026-11-28T16:59:59+09:00");
+    let (found_session, found_user) = store
+        .find_session(&session.id_hash, before_expiry)
+        .await
+        .expect("find")
+        .expect("live session");
+    assert_eq!(found_session, session);
+    assert_eq!(found_user.id, user.id);
+    assert_eq!(
+        store
+            .find_session(&session.id_hash, session.expires_at)
+            .await
+            .expect("find"),
+        None,
+        "expired at its expiry instant"
+    );
+    assert_eq!(
+        store
+            .find_session(&[8; 32], before_expiry)
+            .await
+            .expect("find"),
+        None
+    );
+    store
+        .delete_session(&session.id_hash)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store
+            .find_session(&session.id_hash, before_expiry)
+            .await
+            .expect("find"),
+        None
+    );
 }
