@@ -26,6 +26,9 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// People who sign in to the browser UI.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
     /// Serves a seeded demo center (creating it if empty), or generates demo history.
     Demo(commands::demo::DemoArgs),
     /// The model center's statistics from stored records.
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::block_on(commands::serve::run(args)),
         Command::Token(command) => commands::block_on(commands::token::run(command)),
+        Command::User(command) => commands::block_on(commands::user::run(command)),
         Command::Demo(args) => commands::block_on(commands::demo::run(args)),
         Command::Stats(args) => commands::block_on(commands::stats::run(args)),
         Command::Staff(args) => commands::staff::run(args),

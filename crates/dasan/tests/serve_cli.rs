@@ -121,3 +121,60 @@ fn stats_json_on_an_empty_database_has_every_key() {
         assert!(!stats[key].is_null(), "{key}");
     }
 }
+
+#[test]
+fn user_add_takes_the_password_from_the_environment_and_refuses_bad_input() {
+    let db = sqlite_db();
+    let output = dasan()
+        .args([
+            "user",
+            "add",
+            "--db",
+            &db.url,
+            "--username",
+            "kim",
+            "--role",
+            "supervisor",
+            "--name",
+            "김감독",
+        ])
+        .env("DASAN_PASSWORD", "correct horse 1")
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("added kim (supervisor)"));
+    // The password never appears in what the command prints.
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("correct horse"));
+    for (args, password) in [
+        (
+            vec!["--username", "kim", "--role", "agent"],
+            "another pass 2",
+        ), // taken
+        (
+            vec!["--username", "park", "--role", "king"],
+            "another pass 2",
+        ), // no such role
+        (vec!["--username", "park", "--role", "agent"], "short"), // too short
+        (
+            vec!["--username", "two words", "--role", "agent"],
+            "another pass 2",
+        ),
+    ] {
+        let output = dasan()
+            .args(["user", "add", "--db", &db.url])
+            .args(&args)
+            .env("DASAN_PASSWORD", password)
+            .output()
+            .expect("runs");
+        assert!(!output.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("error:") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}

@@ -45,17 +45,20 @@ pub fn issue_token(role: Role, label: &str) -> Result<IssuedToken, getrandom::Er
     })
 }
 
-/// Who is calling: an authenticated token and its role.
+/// Who is calling: an API token, or a signed-in user's browser session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token_id: uuid::Uuid,
+    /// The token's or the user's id.
+    pub id: uuid::Uuid,
+    /// `token` or `user`.
+    pub kind: &'static str,
     pub role: Role,
 }
 
 impl Caller {
     /// How the audit log names this caller.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token_id)
+        format!("{}:{}", self.kind, self.id)
     }
 
     pub fn require(&self, allowed: impl Fn(Role) -> bool) -> Result<(), ApiError> {
@@ -71,12 +74,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized("unauthorized", "send Authorization: Bearer <token>")
-            })?;
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return from_session(parts, state).await;
+        };
         let value = header
             .to_str()
             .map_err(|_| ApiError::unauthorized("invalid_token", "invalid token"))?;
@@ -93,8 +93,42 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "invalid token"))?;
         Ok(Caller {
-            token_id: record.id,
+            id: record.id,
+            kind: "token",
             role: record.role,
         })
     }
+}
+
+/// A browser's session cookie. Anything but a read must also carry the
+/// session's CSRF token in `X-CSRF-Token` (forms are checked by their own
+/// handlers), so another site cannot make a signed-in browser write.
+async fn from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some((session, user)) = crate::session::current(state, &parts.headers).await? else {
+        return Err(ApiError::unauthorized(
+            "unauthorized",
+            "sign in, or send Authorization: Bearer <token>",
+        ));
+    };
+    let safe = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let csrf = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok());
+    if !safe && csrf != Some(session.csrf_token.as_str()) {
+        tracing::warn!(user = %user.id, "cookie write without its CSRF token refused");
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong X-CSRF-Token",
+        ));
+    }
+    Ok(Caller {
+        id: user.id,
+        kind: "user",
+        role: user.role,
+    })
 }

@@ -92,6 +92,32 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("reports.citizens", "이용자 수", "Citizens"),
     ("reports.download", "내려받기", "Download"),
     ("reports.empty", "자료 없음", "No data"),
+    ("signin.title", "다산 상담센터 로그인", "Sign in to Dasan"),
+    ("signin.username", "아이디", "Username"),
+    ("signin.password", "비밀번호", "Password"),
+    ("signin.submit", "로그인", "Sign in"),
+    (
+        "signin.failed",
+        "아이디 또는 비밀번호가 올바르지 않습니다.",
+        "Wrong username or password.",
+    ),
+    (
+        "signin.locked",
+        "로그인 실패가 반복되어 잠시 잠겼습니다. 15분 뒤 다시 시도하세요.",
+        "Too many failed attempts: try again in 15 minutes.",
+    ),
+    (
+        "signin.csrf",
+        "페이지가 만료되었습니다. 다시 로그인하세요.",
+        "This page has expired: please sign in again.",
+    ),
+    (
+        "signin.bad_form",
+        "입력 양식이 올바르지 않습니다.",
+        "The form was not filled in correctly.",
+    ),
+    ("signin.signed_in_as", "로그인 사용자:", "Signed in as"),
+    ("signin.signout", "로그아웃", "Sign out"),
     ("lang.switch", "English", "한국어"),
 ];
 

@@ -15,6 +15,7 @@ mod observability;
 pub mod openapi;
 mod reference;
 mod reports;
+pub mod session;
 mod statistics;
 
 use std::{future::Future, sync::Arc};
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(reports::routes())
+        .merge(session::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs

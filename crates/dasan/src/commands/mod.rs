@@ -5,6 +5,7 @@ pub mod simulate;
 pub mod staff;
 pub mod stats;
 pub mod token;
+pub mod user;
 
 use std::future::Future;
 
