@@ -185,7 +185,7 @@ struct HomeQuery {
 async fn home(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::extract::Query(query): axum::extract::Query<HomeQuery>,
+    crate::error::ApiQuery(query): crate::error::ApiQuery<HomeQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
     let Some((session, user)) = current(&state, &headers).await? else {
