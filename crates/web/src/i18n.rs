@@ -1,6 +1,6 @@
 //! Every user-facing string of the browser UI, Korean first and English
 //! second, behind one lookup: [`t`]. Pages pick the language from `?lang=`,
-//! else the browser's `Accept-Language`, else Korean.
+//! else the `dasan_lang` cookie, else Korean.
 
 use axum::http::HeaderMap;
 
@@ -18,27 +18,15 @@ impl Lang {
         }
     }
 
-    /// `?lang=` wins; then the first of ko/en in `Accept-Language`; Korean.
+    /// `?lang=` wins, then a `dasan_lang` cookie (the user's switch), else
+    /// Korean. The browser's Accept-Language is deliberately not consulted:
+    /// the center's screens are Korean unless a person chooses otherwise.
     pub fn choose(query: Option<&str>, headers: &HeaderMap) -> Lang {
-        match query {
-            Some("en") => return Lang::En,
-            Some("ko") => return Lang::Ko,
-            _ => {}
+        let cookie = crate::session::cookie(headers, "dasan_lang");
+        match query.or(cookie) {
+            Some("en") => Lang::En,
+            _ => Lang::Ko,
         }
-        let accept = headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        for part in accept.split(',') {
-            let tag = part.split(';').next().unwrap_or_default().trim();
-            if tag.starts_with("ko") {
-                return Lang::Ko;
-            }
-            if tag.starts_with("en") {
-                return Lang::En;
-            }
-        }
-        Lang::Ko
     }
 }
 
@@ -163,15 +151,20 @@ mod tests {
     }
 
     #[test]
-    fn the_language_follows_the_query_then_the_browser() {
+    fn the_language_follows_the_query_then_the_cookie_and_is_korean_otherwise() {
         let mut headers = HeaderMap::new();
         assert_eq!(Lang::choose(None, &headers), Lang::Ko);
         headers.insert(
             axum::http::header::ACCEPT_LANGUAGE,
-            "en-US,en;q=0.9,ko;q=0.8".parse().expect("header"),
+            "en-US,en;q=0.9".parse().expect("header"),
+        );
+        assert_eq!(Lang::choose(None, &headers), Lang::Ko, "not the browser's");
+        headers.insert(
+            axum::http::header::COOKIE,
+            "dasan_lang=en".parse().expect("header"),
         );
         assert_eq!(Lang::choose(None, &headers), Lang::En);
         assert_eq!(Lang::choose(Some("ko"), &headers), Lang::Ko);
-        assert_eq!(Lang::choose(Some("fr"), &headers), Lang::En);
+        assert_eq!(Lang::choose(Some("fr"), &HeaderMap::new()), Lang::Ko);
     }
 }
