@@ -78,13 +78,27 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut address = None;
     let mut token = None;
+    let mut supervisor_password = None;
+    let mut supervisor_lines = 0;
     for line in lines.by_ref() {
         let line = line.expect("line");
         if let Some(rest) = line.strip_prefix("dasan: serving http://") {
             address = rest.split_whitespace().next().map(str::to_owned);
         }
-        if let Some(rest) = line.trim().strip_prefix("admin ") {
+        if let Some(rest) = line.trim().strip_prefix("admin ")
+            && token.is_none()
+        {
             token = Some(rest.trim().to_owned());
+        }
+        // The second "supervisor" line is the browser account (the first
+        // is the API token).
+        if let Some(rest) = line.trim().strip_prefix("supervisor ") {
+            supervisor_lines += 1;
+            if supervisor_lines == 2 {
+                supervisor_password = Some(rest.trim().to_owned());
+            }
+        }
+        if line.contains("Press Ctrl-C") {
             break;
         }
     }
@@ -102,6 +116,29 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The printed browser account is a supervisor whose password is the one
+    // stored (as an argon2 hash).
+    let password = supervisor_password.expect("supervisor account printed");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let user = runtime.block_on(async {
+        use dasan_store::Store;
+        let url = dasan_store::DatabaseUrl::parse(&db.url).expect("url");
+        let store = dasan_store::AnyStore::open(&url).await.expect("store");
+        store.find_user("supervisor").await.expect("find")
+    });
+    let user = user.expect("demo supervisor exists");
+    assert_eq!(user.role, dasan_core::Role::Supervisor);
+    assert!(dasan_web::session::verify_password(
+        &user.password_hash,
+        &password
+    ));
+    assert!(!dasan_web::session::verify_password(
+        &user.password_hash,
+        "wrong"
+    ));
     let _ = child.kill();
     let _ = child.wait();
     let stats: Value = serde_json::from_str(&stats.expect("stats answered")).expect("json");

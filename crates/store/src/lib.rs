@@ -347,6 +347,8 @@ pub trait Store {
         failed_attempts: i64,
         locked_until: Option<Timestamp>,
     ) -> Result<()>;
+    /// Replaces a user's password hash and clears any lock.
+    async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()>;
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session and its user, if it exists and has not expired at `now`.
     async fn find_session(
@@ -473,6 +475,9 @@ impl Store for AnyStore {
         locked_until: Option<Timestamp>,
     ) -> Result<()> {
         delegate!(self, s => s.set_sign_in_state(user_id, failed_attempts, locked_until))
+    }
+    async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
+        delegate!(self, s => s.set_password(user_id, password_hash))
     }
     async fn create_session(&self, session: &SessionRecord) -> Result<()> {
         delegate!(self, s => s.create_session(session))

@@ -907,6 +907,17 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, failed_attempts = 0, locked_until = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn create_session(&self, session: &SessionRecord) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now_millis())

@@ -1330,6 +1330,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
+        let password_hash = password_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE users SET password_hash = ?2, failed_attempts = 0, locked_until = NULL WHERE id = ?1",
+                params![user_id.as_bytes().as_slice(), password_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn create_session(&self, session: &SessionRecord) -> Result<()> {
         let session = session.clone();
         self.write(move |conn| {

@@ -409,3 +409,31 @@ pub async fn create_user(
     })?;
     Ok(user)
 }
+
+/// Makes sure a demo account exists for `role` with a fresh random password,
+/// which it returns (the demo prints it once; a restart issues new ones).
+pub async fn demo_account(
+    store: &dasan_store::AnyStore,
+    username: &str,
+    display_name: &str,
+    role: Role,
+) -> Result<String, String> {
+    let password = random_token().map_err(|_| "no randomness".to_owned())?[..16].to_owned();
+    match store.find_user(username).await.map_err(|e| e.to_string())? {
+        Some(user) if user.role == role => {
+            let for_hash = password.clone();
+            let hash = tokio::task::spawn_blocking(move || hash_password(&for_hash))
+                .await
+                .map_err(|e| e.to_string())??;
+            store
+                .set_password(user.id, &hash)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Some(_) => return Err(format!("{username:?} exists with another role")),
+        None => {
+            create_user(store, username, display_name, role, &password).await?;
+        }
+    }
+    Ok(password)
+}

@@ -100,6 +100,18 @@ async fn run_demo(
         .context("cannot create the demo token")?;
     let supervisor = super::token::create(&store, Role::Supervisor, "demo supervisor").await?;
     let agent = super::token::create(&store, Role::Agent, "demo agent").await?;
+    let mut accounts = Vec::new();
+    for (username, name, role) in [
+        ("admin", "관리자", Role::Admin),
+        ("supervisor", "김감독", Role::Supervisor),
+        ("agent", "이상담", Role::Agent),
+    ] {
+        let password = dasan_web::session::demo_account(&store, username, name, role)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot set up the demo account {username}: {e}"))?;
+        accounts.push(format!("    {username:<11} {password}"));
+    }
+    let accounts = accounts.join("\n");
     drop(store);
     let where_data = format!("{:?}", settings.db);
     super::serve::serve(&settings, move |address| {
@@ -110,6 +122,7 @@ async fn run_demo(
              \n  statistics:  curl -H 'Authorization: Bearer {admin}' http://{address}/api/v1/stats\
              \n  records:     curl -H 'Authorization: Bearer {admin}' 'http://{address}/api/v1/consultations?limit=5'\
              \n\n  tokens (shown once):\n    admin       {admin}\n    supervisor  {supervisor}\n    agent       {agent}\n\
+             \n  browser sign-in at http://{address}/ (username, password; new at each start):\n{accounts}\n\
              \nPress Ctrl-C to stop. The data stays in {where_data}."
         );
     })
