@@ -165,11 +165,18 @@ pub fn cumulative(title: &str, series: &[(String, f64)], marks: &[(usize, String
         }
     }
     let every = (series.len() / 8).max(1);
+    let last = series.len().saturating_sub(1);
     for (i, (label, _)) in series.iter().enumerate().step_by(every) {
         let (x, _) = point(i, 0.0);
+        // The end labels align inward so they are not cut at the edges.
+        let anchor = match i {
+            0 => "start",
+            i if i == last => "end",
+            _ => "middle",
+        };
         let _ = write!(
             out,
-            r#"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
+            r#"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="{anchor}">{}</text>"#,
             HEIGHT - 10.0,
             escape(label)
         );
