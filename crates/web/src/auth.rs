@@ -4,7 +4,7 @@
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::Engine;
-use dasan_core::{Role, Timestamp};
+use dasan_core::Role;
 use dasan_store::{Store, TokenRecord};
 use sha2::{Digest, Sha256};
 
@@ -31,8 +31,7 @@ pub fn issue_token(role: Role, label: &str) -> Result<IssuedToken, getrandom::Er
         "{PREFIX}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
-    let now = Timestamp::from_datetime(chrono::Utc::now())
-        .unwrap_or_else(|_| Timestamp::from_millis(0).expect("the epoch is a valid timestamp"));
+    let now = crate::now();
     Ok(IssuedToken {
         secret_hash: hash_secret(&secret),
         record: TokenRecord {

@@ -84,10 +84,7 @@ impl From<&Consultation> for ConsultationView {
     }
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_datetime(chrono::Utc::now())
-        .unwrap_or_else(|_| Timestamp::from_millis(0).expect("the epoch is valid"))
-}
+use crate::now;
 
 fn new_id() -> Result<ConsultationId, ApiError> {
     let mut random = [0u8; 10];

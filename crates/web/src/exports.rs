@@ -21,7 +21,7 @@ use axum::{
     routing::get,
 };
 use dasan_core::{Consultation, Role, Timestamp};
-use dasan_store::{ConsultationFilter, Cursor, Statistics, Store, compute_statistics};
+use dasan_store::{ConsultationFilter, Cursor, Statistics, Store};
 use serde::Deserialize;
 
 use crate::{
@@ -533,16 +533,14 @@ async fn export_report(
             format!("report must be one of {}", REPORTS.join(", ")),
         ));
     }
-    let filter = parse_filter(
+    let stats = crate::statistics::statistics_for(
         &state,
         query.from.as_deref(),
         query.to.as_deref(),
         query.category.as_deref(),
         query.channel.as_deref(),
-        None,
-    )?;
-    let (aggregates, _) = state.store.statistics(&filter, state.zone).await?;
-    let stats = compute_statistics(&aggregates, &state.taxonomy, state.zone);
+    )
+    .await?;
     let table = report_table(&query.report, &stats, &state.taxonomy)
         .ok_or_else(|| ApiError::bad_request("invalid_report", "unknown report"))?;
     let body = match format {

@@ -39,6 +39,13 @@ pub use exports::REPORTS;
 /// 4,000 characters, so this leaves ample room).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The current time as the domain's timestamp.
+pub(crate) fn now() -> dasan_core::Timestamp {
+    dasan_core::Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_else(|_| {
+        dasan_core::Timestamp::from_millis(0).expect("the epoch is a valid timestamp")
+    })
+}
+
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -15,14 +15,13 @@ use axum::{
     routing::get,
 };
 use dasan_core::{Channel, Role};
-use dasan_store::{Statistics, Store, compute_statistics};
+use dasan_store::Statistics;
 use serde::Deserialize;
 
 use crate::{
     AppState,
     auth::Caller,
     charts::{self, escape, number},
-    consultations::parse_filter,
     error::{ApiError, ApiQuery},
     i18n::{Lang, t},
 };
@@ -83,16 +82,14 @@ async fn page(
     fn given(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|v| !v.is_empty())
     }
-    let filter = parse_filter(
+    let stats = crate::statistics::statistics_for(
         &state,
         given(&query.from),
         given(&query.to),
         given(&query.category),
         given(&query.channel),
-        None,
-    )?;
-    let (aggregates, _) = state.store.statistics(&filter, state.zone).await?;
-    let stats = compute_statistics(&aggregates, &state.taxonomy, state.zone);
+    )
+    .await?;
     let html = render(&state, &stats, &query, lang);
     let mut response = Html(html).into_response();
     response.headers_mut().insert(

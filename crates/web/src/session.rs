@@ -49,10 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/signout", post(sign_out))
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_datetime(chrono::Utc::now())
-        .unwrap_or_else(|_| Timestamp::from_millis(0).expect("the epoch is valid"))
-}
+use crate::now;
 
 fn random_token() -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];

@@ -31,18 +31,28 @@ async fn stats(
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> Result<Json<Statistics>, ApiError> {
     caller.require(Role::may_read_statistics)?;
-    let filter = parse_filter(
-        &state,
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.category.as_deref(),
-        query.channel.as_deref(),
-        None,
-    )?;
+    Ok(Json(
+        statistics_for(
+            &state,
+            query.from.as_deref(),
+            query.to.as_deref(),
+            query.category.as_deref(),
+            query.channel.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+/// The statistics for the filters every statistics page and export takes
+/// (from the rollups when they can answer).
+pub(crate) async fn statistics_for(
+    state: &AppState,
+    from: Option<&str>,
+    to: Option<&str>,
+    category: Option<&str>,
+    channel: Option<&str>,
+) -> Result<Statistics, ApiError> {
+    let filter = parse_filter(state, from, to, category, channel, None)?;
     let (aggregates, _) = state.store.statistics(&filter, state.zone).await?;
-    Ok(Json(compute_statistics(
-        &aggregates,
-        &state.taxonomy,
-        state.zone,
-    )))
+    Ok(compute_statistics(&aggregates, &state.taxonomy, state.zone))
 }
