@@ -210,6 +210,32 @@ impl Page {
     }
 }
 
+/// Most intervals [`Store::consultation_counts`] answers at once (a week
+/// of half hours, or a year of days, fit).
+pub const MAX_INTERVALS: usize = 10_000;
+
+/// How many intervals `[from, to)` holds, or `None` for an empty range, a
+/// non-positive interval or more than [`MAX_INTERVALS`].
+pub(crate) fn interval_count(
+    from: Timestamp,
+    to: Timestamp,
+    interval_millis: i64,
+) -> Option<usize> {
+    if interval_millis <= 0 || to <= from {
+        return None;
+    }
+    let span = to.millis() - from.millis();
+    let buckets = span / interval_millis + i64::from(span % interval_millis != 0);
+    usize::try_from(buckets)
+        .ok()
+        .filter(|&b| b <= MAX_INTERVALS)
+}
+
+pub(crate) const INTERVAL_COUNTS_SQLITE: &str = "SELECT (started_at - ?1) / ?3, COUNT(*) FROM consultations \
+     WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1";
+pub(crate) const INTERVAL_COUNTS_POSTGRES: &str = "SELECT (started_at - $1) / $3, COUNT(*) FROM consultations \
+     WHERE started_at >= $1 AND started_at < $2 GROUP BY 1";
+
 /// An API token as stored: only a hash of the secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenRecord {
@@ -286,6 +312,15 @@ pub trait Store {
         limit: u32,
     ) -> Result<Page>;
     async fn count_consultations(&self) -> Result<u64>;
+    /// Consultations started in `[from, to)`, counted per interval of
+    /// `interval_millis` from `from` (the wallboard's half hours): element
+    /// `i` counts `[from + i·interval, from + (i+1)·interval)`.
+    async fn consultation_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        interval_millis: i64,
+    ) -> Result<Vec<u64>>;
     /// The statistics' aggregates from the rollups, bucketed in the rollup
     /// zone. The filter must not name a citizen.
     async fn statistics_from_rollups(&self, filter: &ConsultationFilter) -> Result<Aggregates>;
@@ -422,6 +457,14 @@ impl Store for AnyStore {
         limit: u32,
     ) -> Result<Page> {
         delegate!(self, s => s.list_consultations(filter, after, limit))
+    }
+    async fn consultation_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        interval_millis: i64,
+    ) -> Result<Vec<u64>> {
+        delegate!(self, s => s.consultation_counts(from, to, interval_millis))
     }
     async fn count_consultations(&self) -> Result<u64> {
         delegate!(self, s => s.count_consultations())

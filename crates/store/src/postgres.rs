@@ -699,6 +699,30 @@ impl Store for PgStore {
         Ok(Page::from_overfetched(items, limit))
     }
 
+    async fn consultation_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        interval_millis: i64,
+    ) -> Result<Vec<u64>> {
+        let Some(buckets) = crate::interval_count(from, to, interval_millis) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(i64, i64)> = sqlx::query_as(crate::INTERVAL_COUNTS_POSTGRES)
+            .bind(from.millis())
+            .bind(to.millis())
+            .bind(interval_millis)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = vec![0u64; buckets];
+        for (bucket, count) in rows {
+            if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| counts.get_mut(b)) {
+                *slot = count as u64;
+            }
+        }
+        Ok(counts)
+    }
+
     async fn count_consultations(&self) -> Result<u64> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consultations")
             .fetch_one(&self.pool)

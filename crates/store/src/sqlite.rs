@@ -1098,6 +1098,35 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn consultation_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        interval_millis: i64,
+    ) -> Result<Vec<u64>> {
+        let Some(buckets) = crate::interval_count(from, to, interval_millis) else {
+            return Ok(Vec::new());
+        };
+        let (from, to) = (from.millis(), to.millis());
+        self.read(move |conn| {
+            let mut counts = vec![0u64; buckets];
+            // The primary key starts with started_at: one range scan.
+            let mut statement = conn.prepare_cached(crate::INTERVAL_COUNTS_SQLITE)?;
+            let rows = statement
+                .query_map(rusqlite::params![from, to, interval_millis], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+                })?;
+            for row in rows {
+                let (bucket, count) = row?;
+                if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| counts.get_mut(b)) {
+                    *slot = count as u64;
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
     async fn count_consultations(&self) -> Result<u64> {
         self.read(|conn| {
             Ok(

@@ -87,6 +87,7 @@ conformance!(
     concurrent_writes_each_get_their_own_answer,
     a_bulk_load_defers_and_rebuilds_indexes,
     an_interrupted_bulk_load_is_repaired_at_the_next_open,
+    counts_per_interval_match_the_records,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -154,6 +155,61 @@ async fn a_recorded_consultation_reads_back_identically(store: &AnyStore) {
             .is_none()
     );
     assert_eq!(store.count_consultations().await.expect("count"), 1);
+}
+
+async fn counts_per_interval_match_the_records(store: &AnyStore) {
+    let day = ts("2026-11-28T00:00:00+09:00");
+    let at = |minutes: i64| Timestamp::from_millis(day.millis() + minutes * 60_000).expect("valid");
+    // Two in the first half hour (one on its very first millisecond), one at
+    // the boundary (belongs to the second), one in the last half hour, one
+    // just outside the day on each side.
+    let minutes = [0, 29, 30, 23 * 60 + 59, -1, 24 * 60];
+    for (n, minute) in minutes.into_iter().enumerate() {
+        let record = consultation(
+            n as u64 + 1,
+            "010-1234-5678",
+            "transport",
+            Channel::Voice,
+            at(minute),
+        );
+        store.record_consultation(&record).await.expect("stored");
+    }
+    let half_hour = 30 * 60_000;
+    let counts = store
+        .consultation_counts(day, at(24 * 60), half_hour)
+        .await
+        .expect("counts");
+    assert_eq!(counts.len(), 48);
+    assert_eq!((counts[0], counts[1], counts[47]), (2, 1, 1));
+    assert_eq!(counts.iter().sum::<u64>(), 4, "{counts:?}");
+    // A partial last interval still has its slot.
+    let counts = store
+        .consultation_counts(day, at(45), half_hour)
+        .await
+        .expect("counts");
+    assert_eq!(counts, vec![2, 1]);
+    // Nonsense ranges answer nothing instead of failing or allocating.
+    assert!(
+        store
+            .consultation_counts(at(60), day, half_hour)
+            .await
+            .expect("reversed")
+            .is_empty()
+    );
+    assert!(
+        store
+            .consultation_counts(day, at(60), 0)
+            .await
+            .expect("zero")
+            .is_empty()
+    );
+    assert!(
+        store
+            .consultation_counts(day, at(10_000_000), 1)
+            .await
+            .expect("huge")
+            .is_empty()
+    );
 }
 
 async fn a_duplicate_id_is_a_conflict_and_changes_nothing(store: &AnyStore) {

@@ -52,6 +52,9 @@ pub struct Caller {
     /// `token` or `user`.
     pub kind: &'static str,
     pub role: Role,
+    /// The user's display name or the token's label (staff data, not a
+    /// citizen's).
+    pub name: String,
 }
 
 impl Caller {
@@ -95,6 +98,7 @@ impl FromRequestParts<AppState> for Caller {
             id: record.id,
             kind: "token",
             role: record.role,
+            name: record.label,
         })
     }
 }
@@ -118,7 +122,13 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok());
     if !safe && csrf != Some(session.csrf_token.as_str()) {
-        tracing::warn!(user = %user.id, "cookie write without its CSRF token refused");
+        crate::live::log_refusal(
+            state,
+            format!("user:{}", user.id),
+            "csrf.refused",
+            parts.uri.path().chars().take(200).collect(),
+        )
+        .await;
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "csrf",
@@ -129,5 +139,6 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         id: user.id,
         kind: "user",
         role: user.role,
+        name: user.display_name,
     })
 }

@@ -61,11 +61,27 @@ fn max_of(values: impl Iterator<Item = f64>) -> f64 {
     values.fold(0.0, f64::max).max(1.0)
 }
 
+/// The top of a count axis: the largest value rounded up so that each of
+/// the four gridlines falls on a whole, round number (4, 8, 12, 20, 40,
+/// 80, 100, 120, 200...).
+fn count_top(values: impl Iterator<Item = f64>) -> f64 {
+    let max = values.fold(0.0, f64::max);
+    if max <= 12.0 {
+        return ((max / 4.0).ceil() * 4.0).max(4.0);
+    }
+    let magnitude = 10f64.powf(max.log10().floor());
+    [1.0, 1.2, 2.0, 4.0, 8.0, 10.0]
+        .into_iter()
+        .map(|c| c * magnitude)
+        .find(|&top| top >= max)
+        .unwrap_or(max)
+}
+
 /// Vertical bars, one per `(label, value)`, labels thinned to stay legible.
 pub fn columns(title: &str, series: &[(String, f64)]) -> String {
     let mut out = String::new();
     open(&mut out, title, HEIGHT);
-    let max = max_of(series.iter().map(|(_, v)| *v));
+    let max = count_top(series.iter().map(|(_, v)| *v));
     let plot_w = WIDTH - LEFT - 8.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
     axis(&mut out, max, plot_h);
@@ -202,6 +218,24 @@ fn axis(out: &mut String, max: f64, plot_h: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_axis_top_is_round_and_above_every_value() {
+        for (max, top) in [
+            (0.0, 4.0),
+            (1.0, 4.0),
+            (5.0, 8.0),
+            (12.0, 12.0),
+            (13.0, 20.0),
+            (33_000.0, 40_000.0),
+            (101.0, 120.0),
+            (100.0, 100.0),
+            (1_000.0, 1_000.0),
+            (1_001.0, 1_200.0),
+        ] {
+            assert_eq!(count_top([max].into_iter()), top, "{max}");
+        }
+    }
 
     #[test]
     fn numbers_are_grouped() {

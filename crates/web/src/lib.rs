@@ -10,9 +10,12 @@ pub mod charts;
 mod consultations;
 pub mod error;
 mod exports;
+pub mod floor;
 pub mod i18n;
+mod live;
 mod observability;
 pub mod openapi;
+mod pages;
 mod reference;
 mod reports;
 pub mod session;
@@ -54,16 +57,31 @@ pub struct AppState {
     pub taxonomy: Arc<Taxonomy>,
     /// The center's time zone for day and night buckets.
     pub zone: Tz,
+    /// The live routing floor (queues, agents, offers).
+    pub floor: floor::Floor,
 }
 
 impl AppState {
+    /// Loads the taxonomy and starts the floor with its default policy.
+    /// Needs a tokio runtime (the floor's timer runs on it).
     pub async fn load(store: AnyStore, zone: Tz) -> Result<Self, dasan_store::StoreError> {
+        Self::load_with(store, zone, floor::FloorConfig::default()).await
+    }
+
+    pub async fn load_with(
+        store: AnyStore,
+        zone: Tz,
+        floor_config: floor::FloorConfig,
+    ) -> Result<Self, dasan_store::StoreError> {
         use dasan_store::Store;
         let taxonomy = Arc::new(store.taxonomy().await?);
+        let floor = floor::Floor::start(floor_config, taxonomy.clone(), zone, store.clone())
+            .map_err(|e| dasan_store::StoreError::Database(format!("the routing floor: {e}")))?;
         Ok(AppState {
             store,
             taxonomy,
             zone,
+            floor,
         })
     }
 }
@@ -75,11 +93,13 @@ pub fn app(state: AppState) -> Router {
         .merge(reference::routes())
         .merge(statistics::routes())
         .merge(exports::routes())
+        .merge(live::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
         .merge(reports::routes())
         .merge(session::routes())
+        .merge(pages::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs
@@ -132,7 +152,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let floor = state.floor.clone();
+    // Live events are small writes that must leave at once: no Nagle delay.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams never end on their own; end them so that the
+            // requests in flight can finish.
+            floor.close();
+        })
         .await
 }

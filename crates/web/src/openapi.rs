@@ -47,7 +47,7 @@ pub fn spec() -> Value {
         json!({"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}),
         json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}),
     ]);
-    json!({
+    let mut spec = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Dasan API",
@@ -254,7 +254,150 @@ pub fn spec() -> Value {
                 }}
             }
         }
-    })
+    });
+    // The live floor's part, kept apart (one `json!` this size would
+    // exceed the macro's recursion limit).
+    let (live_paths, live_schemas) = live(common_errors);
+    if let (Some(paths), Value::Object(live)) = (spec["paths"].as_object_mut(), live_paths) {
+        paths.extend(live);
+    }
+    if let (Some(schemas), Value::Object(live)) =
+        (spec["components"]["schemas"].as_object_mut(), live_schemas)
+    {
+        schemas.extend(live);
+    }
+    spec
+}
+
+/// The paths and schemas of the live floor (interactions, desktop,
+/// wallboard).
+fn live(common_errors: impl Fn(serde_json::Map<String, Value>) -> Value) -> (Value, Value) {
+    let paths = json!({
+            "/api/v1/interactions": {"post": {
+                "summary": "Queue a contact on the live floor (channel edges: IVR, SMS, video, web)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateInteraction"}}}},
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("201".to_owned(), ok_json("Queued (or already offered to a free agent)", "Interaction")),
+                    ("422".to_owned(), error_response("Invalid channel, phone, category, skill or priority")),
+                    ("503".to_owned(), error_response("The floor is full")),
+                ]))
+            }},
+            "/api/v1/interactions/{id}": {"get": {
+                "summary": "One interaction (agents: only their own)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), ok_json("The interaction", "Interaction")),
+                    ("404".to_owned(), error_response("Unknown interaction")),
+                ]))
+            }},
+            "/api/v1/interactions/{id}/accept": {"post": {
+                "summary": "The offered agent accepts (signed-in users only)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), ok_json("Connected", "Interaction")),
+                    ("409".to_owned(), error_response("Not offered any more")),
+                ]))
+            }},
+            "/api/v1/interactions/{id}/decline": {"post": {
+                "summary": "The offered agent declines; the contact goes back to its place and the agent to break",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), ok_json("Back in the queue or offered to the next agent", "Interaction")),
+                    ("409".to_owned(), error_response("Not offered any more")),
+                ]))
+            }},
+            "/api/v1/interactions/{id}/abandon": {"post": {
+                "summary": "The citizen left before being connected (channel edges; admin, supervisor)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), ok_json("Abandoned", "Interaction")),
+                    ("409".to_owned(), error_response("Already connected or finished")),
+                ]))
+            }},
+            "/api/v1/interactions/{id}/complete": {"post": {
+                "summary": "The handling agent stores the consultation (same id as the interaction) and goes to wrap-up",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CompleteInteraction"}}}},
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("201".to_owned(), ok_json("Stored", "Consultation")),
+                    ("409".to_owned(), error_response("Not connected (e.g. already completed)")),
+                    ("422".to_owned(), error_response("Invalid form")),
+                ]))
+            }},
+            "/api/v1/desktop/state": {"get": {
+                "summary": "The signed-in agent's screen document (joins the floor the first time)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "Presence, the pending offer with its countdown, connected contacts"})),
+                ]))
+            }},
+            "/api/v1/desktop/events": {"get": {
+                "summary": "The agent's screen as Server-Sent Events (`desktop` events carrying the whole document)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
+                ]))
+            }},
+            "/api/v1/desktop/presence": {"post": {
+                "summary": "Go available, on break or offline",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["presence"], "properties": {"presence": {"type": "string", "enum": ["available", "break", "offline"]}}}}}},
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "The screen document after the change"})),
+                    ("422".to_owned(), error_response("Unknown presence")),
+                ]))
+            }},
+            "/api/v1/wallboard": {"get": {
+                "summary": "The floor now: queues (waiting, longest wait, today's counts, service level), agents by state (admin, supervisor)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "The wallboard document"})),
+                ]))
+            }},
+            "/api/v1/wallboard/events": {"get": {
+                "summary": "The wallboard as Server-Sent Events: `wallboard` (JSON) and `chart` (today's half hours, SVG)",
+                "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["ko", "en"]}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
+                ]))
+            }}
+    });
+    let schemas = json!({
+                "CreateInteraction": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["channel", "citizen_phone"],
+                    "properties": {
+                        "channel": {"$ref": "#/components/schemas/Channel"},
+                        "citizen_phone": {"type": "string", "example": "010-2222-1200"},
+                        "category": {"type": "string", "example": "water", "description": "The topic the citizen chose; decides the queue with the channel."},
+                        "required_skills": {"type": "array", "maxItems": 8, "items": {"type": "string", "example": "lang:en"}},
+                        "priority": {"type": "integer", "minimum": 0, "maximum": 9, "default": 0}
+                    }
+                },
+                "Interaction": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "channel": {"$ref": "#/components/schemas/Channel"},
+                        "citizen_phone": {"type": "string", "description": "E.164"},
+                        "citizen_phone_display": {"type": "string"},
+                        "category": {"type": "string", "nullable": true},
+                        "required_skills": {"type": "array", "items": {"type": "string"}},
+                        "priority": {"type": "integer"},
+                        "queue": {"type": "string", "example": "voice/water"},
+                        "state": {"type": "string", "enum": ["queued", "offered", "connected", "completed", "abandoned"]},
+                        "agent_id": {"type": "string", "format": "uuid", "nullable": true},
+                        "arrived_at": {"type": "string", "format": "date-time"},
+                        "offer_deadline": {"type": "string", "format": "date-time", "nullable": true},
+                        "answered_at": {"type": "string", "format": "date-time", "nullable": true},
+                        "ended_at": {"type": "string", "format": "date-time", "nullable": true}
+                    }
+                },
+                "CompleteInteraction": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["category", "outcome"],
+                    "properties": {
+                        "category": {"type": "string", "example": "water.bill"},
+                        "summary": {"type": "string", "maxLength": 4000},
+                        "outcome": {"$ref": "#/components/schemas/Outcome"},
+                        "department": {"type": "string", "description": "Required when outcome is transferred."}
+                    }
+                }
+    });
+    (paths, schemas)
 }
 
 /// The filter parameters plus `format` (and `report` for report exports).

@@ -98,7 +98,12 @@ fn over_https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn set_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
     let secure = if over_https(headers) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
@@ -120,7 +125,7 @@ pub(crate) async fn current(
         .await?)
 }
 
-fn page(lang: Lang, title: &str, body: &str) -> String {
+pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html><html lang="{}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>body{{font-family:system-ui,"Noto Sans CJK KR",sans-serif;max-width:28rem;margin:3rem auto;padding:1rem;color:#1f2328}}label{{display:block;margin:.75rem 0 .25rem}}input{{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}}button{{margin-top:1rem;font-size:1rem;padding:.5rem 1rem}}[role=alert]{{color:#a40e26}}:focus{{outline:3px solid #bf8700}}</style></head><body><main>{body}</main></body></html>"#,
         lang.code(),
@@ -140,12 +145,14 @@ fn with_security_headers(mut response: Response) -> Response {
     response
 }
 
-/// The sign-in form, with a fresh double-submit CSRF cookie.
-fn sign_in_form(
+/// The sign-in form, with a fresh double-submit CSRF cookie; `next` is the
+/// page to go to after signing in.
+pub(crate) fn sign_in_form(
     headers: &HeaderMap,
     lang: Lang,
     status: StatusCode,
     message: Option<&str>,
+    next: Option<&'static str>,
 ) -> Result<Response, ApiError> {
     let csrf = random_token()?;
     let mut body = String::new();
@@ -155,8 +162,9 @@ fn sign_in_form(
     }
     let _ = write!(
         body,
-        r#"<form method="post" action="/signin"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="lang" value="{}"><label for="username">{}</label><input id="username" name="username" autocomplete="username" required autofocus><label for="password">{}</label><input id="password" name="password" type="password" autocomplete="current-password" required><button type="submit">{}</button></form><p><a href="/?lang={}">{}</a></p>"#,
+        r#"<form method="post" action="/signin"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="lang" value="{}"><input type="hidden" name="next" value="{}"><label for="username">{}</label><input id="username" name="username" autocomplete="username" required autofocus><label for="password">{}</label><input id="password" name="password" type="password" autocomplete="current-password" required><button type="submit">{}</button></form><p><a href="/language?lang={}&amp;next={}">{}</a></p>"#,
         lang.code(),
+        next.unwrap_or(""),
         escape(t(lang, "signin.username")),
         escape(t(lang, "signin.password")),
         escape(t(lang, "signin.submit")),
@@ -164,6 +172,7 @@ fn sign_in_form(
             Lang::Ko => "en",
             Lang::En => "ko",
         },
+        next.unwrap_or("/"),
         escape(t(lang, "lang.switch")),
     );
     let mut response = (status, Html(page(lang, t(lang, "signin.title"), &body))).into_response();
@@ -186,7 +195,7 @@ async fn home(
 ) -> Result<Response, ApiError> {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
     let Some((session, user)) = current(&state, &headers).await? else {
-        return sign_in_form(&headers, lang, StatusCode::OK, None);
+        return sign_in_form(&headers, lang, StatusCode::OK, None, None);
     };
     let mut body = String::new();
     let _ = write!(
@@ -197,13 +206,27 @@ async fn home(
         escape(&user.display_name),
         user.role.as_str(),
     );
-    if user.role.may_read_statistics() {
-        let _ = write!(
-            body,
-            r#"<p><a href="/reports?lang={}">{}</a></p>"#,
-            lang.code(),
-            escape(t(lang, "reports.title"))
-        );
+    for (href, key, allowed) in [
+        (
+            "/desktop",
+            "desktop.title",
+            user.role.may_record_consultations(),
+        ),
+        (
+            "/wallboard",
+            "wallboard.title",
+            user.role.may_read_statistics(),
+        ),
+        ("/reports", "reports.title", user.role.may_read_statistics()),
+    ] {
+        if allowed {
+            let _ = write!(
+                body,
+                r#"<p><a href="{href}?lang={}">{}</a></p>"#,
+                lang.code(),
+                escape(t(lang, key))
+            );
+        }
     }
     let _ = write!(
         body,
@@ -222,6 +245,7 @@ struct SignInForm {
     password: String,
     csrf: String,
     lang: Option<String>,
+    next: Option<String>,
 }
 
 async fn audit(state: &AppState, actor: String, action: &str) -> Result<(), ApiError> {
@@ -249,9 +273,11 @@ async fn sign_in(
             lang,
             StatusCode::BAD_REQUEST,
             Some(t(lang, "signin.bad_form")),
+            None,
         );
     };
     let lang = Lang::choose(form.lang.as_deref(), &headers);
+    let next = crate::pages::local_page(form.next.as_deref());
     // Double-submit: only a page this site served can know the cookie.
     if cookie(&headers, CSRF_COOKIE) != Some(form.csrf.as_str()) || form.csrf.is_empty() {
         return sign_in_form(
@@ -259,9 +285,11 @@ async fn sign_in(
             lang,
             StatusCode::FORBIDDEN,
             Some(t(lang, "signin.csrf")),
+            next,
         );
     }
-    let refused = |status| sign_in_form(&headers, lang, status, Some(t(lang, "signin.failed")));
+    let refused =
+        |status| sign_in_form(&headers, lang, status, Some(t(lang, "signin.failed")), next);
     if form.username.len() > 200 || form.password.len() > 1024 {
         return refused(StatusCode::UNAUTHORIZED);
     }
@@ -275,6 +303,7 @@ async fn sign_in(
             lang,
             StatusCode::TOO_MANY_REQUESTS,
             Some(t(lang, "signin.locked")),
+            next,
         );
     }
     // An unknown name is checked against a real hash of a throwaway
@@ -324,11 +353,16 @@ async fn sign_in(
         })
         .await?;
     audit(&state, format!("user:{}", user.id), "user.sign_in").await?;
-    let target = if user.role.may_read_statistics() {
-        format!("/reports?lang={}", lang.code())
+    // Back to the page that asked for the sign-in, else the role's own
+    // screen: the wallboard for supervisors, the desktop for agents.
+    let page = next.unwrap_or(if user.role.may_read_statistics() {
+        "/wallboard"
+    } else if user.role.may_record_consultations() {
+        "/desktop"
     } else {
-        format!("/?lang={}", lang.code())
-    };
+        "/"
+    });
+    let target = format!("{page}?lang={}", lang.code());
     let mut response = Redirect::to(&target).into_response();
     let cookies = response.headers_mut();
     cookies.append(

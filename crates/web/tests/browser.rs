@@ -321,8 +321,13 @@ fn a_supervisor_signs_in_and_reads_the_reports_in_chromium() {
 
     let url = driver.cmd("GET", "/url", None);
     assert!(
-        url.as_str().expect("url").ends_with("/reports?lang=ko"),
-        "landed on {url}"
+        url.as_str().expect("url").ends_with("/wallboard?lang=ko"),
+        "a supervisor lands on the wallboard: {url}"
+    );
+    driver.cmd(
+        "POST",
+        "/url",
+        Some(json!({"url": format!("{base}/reports")})),
     );
     let page = driver.cmd("GET", "/source", None);
     assert!(
@@ -359,13 +364,331 @@ fn a_supervisor_signs_in_and_reads_the_reports_in_chromium() {
     // The English page through the switch link.
     let switch = driver.find("header a[lang=en]");
     driver.cmd("POST", &format!("/element/{switch}/click"), Some(json!({})));
-    let source = driver.cmd("GET", "/source", None);
-    assert!(
-        source
-            .as_str()
-            .expect("html")
-            .contains("Consultation reports")
+    // The click returns once the navigation starts; wait for the new page.
+    driver.wait_until(
+        "the English reports",
+        "document.documentElement.lang === 'en' && document.body.innerText.includes('Consultation reports')",
     );
     drop(driver);
+    drop(runtime);
+}
+
+/// `POST` JSON with a bearer token over plain HTTP/1.1; answers the status
+/// line and the body.
+fn post_json(
+    address: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> (String, Value) {
+    let payload = body.to_string();
+    let mut stream = TcpStream::connect(address).expect("server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+impl Driver {
+    /// Evaluates `expression` in the page.
+    fn eval(&self, expression: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": format!("return ({expression});"), "args": []})),
+        )
+    }
+
+    /// Polls until `expression` is true in the page; fails after a generous
+    /// bound with what the page showed. (A bound on waiting for an event,
+    /// not an assertion about speed: the fan-out benchmark measures that.)
+    fn wait_until(&self, what: &str, expression: &str) {
+        for _ in 0..300 {
+            if self.eval(expression) == json!(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = self.eval("document.querySelector('main').innerText");
+        panic!("waited 30 s for {what} ({expression}); the page shows: {text}");
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// Presses keys on the focused element, as a keyboard user would.
+    fn press(&self, keys: &str) {
+        let active = self.cmd("GET", "/element/active", None);
+        let active = active[ELEMENT]
+            .as_str()
+            .expect("a focused element")
+            .to_owned();
+        self.type_into(&active, keys);
+    }
+
+    fn focused_id(&self) -> Value {
+        self.eval("document.activeElement && document.activeElement.id")
+    }
+
+    fn sign_in_at(&self, url: &str, username: &str, password: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+        let field = self.find("#username");
+        self.type_into(&field, username);
+        let field = self.find("#password");
+        self.type_into(&field, password);
+        let submit = self.find("button[type=submit]");
+        self.cmd("POST", &format!("/element/{submit}/click"), Some(json!({})));
+    }
+}
+
+const ENTER: &str = "\u{E007}";
+const F2: &str = "\u{E032}";
+
+#[test]
+fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
+    let have = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("chromedriver") || !std::path::Path::new("/usr/bin/chromium").exists() {
+        return missing("chromium or chromedriver");
+    }
+    let Some(axe) = axe_source() else {
+        return missing("axe-core");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (address, token, store, _stop) = runtime.block_on(async {
+        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+            .await
+            .expect("store");
+        create_user(&store, "kim", "김감독", Role::Supervisor, "correct horse 1")
+            .await
+            .expect("supervisor");
+        create_user(&store, "lee", "이상담", Role::Agent, "battery staple 2")
+            .await
+            .expect("agent");
+        let issued = dasan_web::auth::issue_token(Role::Admin, "ivr").expect("token");
+        store
+            .create_token(&issued.record, &issued.secret_hash)
+            .await
+            .expect("token stored");
+        // The caller phoned before: the desktop shows that history.
+        let taxonomy = dasan_core::Taxonomy::seed();
+        let start =
+            dasan_core::Timestamp::parse_rfc3339("2026-10-01T09:00:00+09:00").expect("time");
+        let earlier = dasan_core::NewConsultation::from_parts(
+            dasan_core::ConsultationId::v7(start, [7; 10]),
+            dasan_core::Channel::Voice,
+            taxonomy
+                .resolve("water.outage")
+                .or_else(|_| taxonomy.resolve("water"))
+                .expect("code"),
+            dasan_core::PhoneNumber::parse("010-2222-1200").expect("phone"),
+            None,
+            start,
+            dasan_core::Timestamp::from_millis(start.millis() + 120_000).expect("time"),
+            "단수 예정 안내".into(),
+            dasan_core::Outcome::Answered,
+            None,
+        )
+        .expect("valid");
+        store.record_consultation(&earlier).await.expect("history");
+        let state = AppState::load(store.clone(), SEOUL).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(dasan_web::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        (address, issued.secret, store, stop)
+    });
+    let base = format!("http://{address}");
+
+    // Two browsers, two profiles: the supervisor's and the agent's.
+    let supervisor_profile = tempfile::tempdir().expect("profile");
+    let supervisor = start_driver(supervisor_profile.path());
+    supervisor.sign_in_at(&format!("{base}/wallboard"), "kim", "correct horse 1");
+    let url = supervisor.cmd("GET", "/url", None);
+    assert!(url.as_str().expect("url").contains("/wallboard"), "{url}");
+    supervisor.wait_until(
+        "the wallboard's first event",
+        "document.body.dataset.live === 'connected'",
+    );
+    // Marks this page load: if the page reloaded, the mark would be gone.
+    supervisor.eval("(window.__sameLoad = true)");
+
+    let agent_profile = tempfile::tempdir().expect("profile");
+    let agent = start_driver(agent_profile.path());
+    agent.sign_in_at(&format!("{base}/desktop"), "lee", "battery staple 2");
+    agent.wait_until(
+        "the desktop's first event",
+        "document.body.dataset.live === 'connected'",
+    );
+    assert_eq!(agent.eval("document.documentElement.lang"), json!("ko"));
+    assert_eq!(
+        agent.eval("document.getElementById('presence').textContent"),
+        json!("업무 종료")
+    );
+    supervisor.wait_until(
+        "the agent on the wallboard",
+        "document.querySelector('#agents tbody td[data-presence]')?.dataset.presence === 'offline'",
+    );
+    let violations = agent.serious_violations(&axe);
+    assert!(violations.is_empty(), "desktop: {violations:?}");
+
+    // Keyboard only: F2 makes the agent available.
+    agent.press(F2);
+    agent.wait_until(
+        "available",
+        "document.getElementById('presence').textContent === '상담 대기'",
+    );
+    supervisor.wait_until(
+        "available on the wallboard",
+        "document.querySelector('#agent-states [data-state=available]').textContent.endsWith(': 1')",
+    );
+
+    // A call arrives through the API (as the IVR would queue it).
+    let (status, interaction) = post_json(
+        address,
+        "/api/v1/interactions",
+        &token,
+        &json!({"channel":"voice","citizen_phone":"010-2222-1200","category":"water","priority":0}),
+    );
+    assert!(status.contains(" 201 "), "{status} {interaction}");
+    agent.wait_until("the offer", "!document.getElementById('offer').hidden");
+    assert_eq!(
+        agent.focused_id(),
+        json!("accept"),
+        "the offer takes the focus"
+    );
+    let left: u64 = agent
+        .eval("document.getElementById('offer-countdown').textContent")
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a countdown");
+    assert!((1..=20).contains(&left), "countdown {left}");
+    supervisor.wait_until(
+        "the offered agent and the ringing contact on the wallboard",
+        "document.querySelector('#agent-states [data-state=reserved]').textContent.endsWith(': 1') && document.querySelector('#queues tbody [data-field=waiting]')?.textContent === '1'",
+    );
+    agent.screenshot("desktop-offer.png");
+    supervisor.screenshot("wallboard-ringing.png");
+
+    // Enter accepts; the history and the form appear, the form focused.
+    agent.press(ENTER);
+    agent.wait_until("the contact", "!document.getElementById('contact').hidden");
+    agent.wait_until(
+        "the citizen's history",
+        "document.getElementById('history').innerText.includes('단수 예정 안내')",
+    );
+    // In the center's time (09:00 in Seoul), whatever the browser's zone.
+    let history = agent.eval("document.getElementById('history').innerText");
+    assert!(
+        history.as_str().unwrap_or_default().contains("오전 9:00"),
+        "{history}"
+    );
+    assert_eq!(agent.focused_id(), json!("category"));
+    assert_eq!(
+        agent.eval("document.getElementById('category').value"),
+        json!("water"),
+        "the IVR's choice is prefilled"
+    );
+    supervisor.wait_until(
+        "busy and answered on the wallboard",
+        "document.querySelector('#agent-states [data-state=busy]').textContent.endsWith(': 1') && document.querySelector('#queues tbody [data-field=answered]')?.textContent === '1' && document.querySelector('#queues tbody [data-field=waiting]')?.textContent === '0'",
+    );
+    let violations = agent.serious_violations(&axe);
+    assert!(
+        violations.is_empty(),
+        "desktop with a contact: {violations:?}"
+    );
+
+    // The form, by keyboard: category (searchable list), summary, submit.
+    agent.eval("(document.getElementById('category').value = '')");
+    agent.press("water.bill");
+    agent.press("\u{E004}"); // Tab to the summary
+    assert_eq!(agent.focused_id(), json!("summary"));
+    agent.press("수도 요금 고지서 재발급 안내");
+    agent.screenshot("desktop-form.png");
+    let chart_before = supervisor.eval("document.getElementById('chart').innerHTML");
+    let submit = agent.find("#submit");
+    agent.cmd("POST", &format!("/element/{submit}/click"), Some(json!({})));
+    agent.wait_until("wrap-up", "!document.getElementById('wrapup').hidden");
+    assert_eq!(agent.focused_id(), json!("ready"));
+    let stored = runtime.block_on(async {
+        store
+            .get_consultation(dasan_core::ConsultationId(
+                uuid::Uuid::parse_str(interaction["id"].as_str().expect("id")).expect("uuid"),
+            ))
+            .await
+            .expect("read")
+            .expect("stored")
+    });
+    assert_eq!(stored.record.category.as_str(), "water.bill");
+    assert_eq!(stored.record.summary, "수도 요금 고지서 재발급 안내");
+    supervisor.wait_until(
+        "wrap-up on the wallboard",
+        "document.querySelector('#agent-states [data-state=wrap_up]').textContent.endsWith(': 1')",
+    );
+    supervisor.wait_until(
+        "today's chart counting the consultation",
+        "[...document.querySelectorAll('#chart rect title')].reduce((n, t) => n + Number(t.textContent.split(': ')[1].replace(/,/g, '')), 0) === 1",
+    );
+    assert_ne!(
+        supervisor.eval("document.getElementById('chart').innerHTML"),
+        chart_before
+    );
+
+    // Enter on "ready": available again.
+    agent.press(ENTER);
+    agent.wait_until(
+        "available again",
+        "document.getElementById('presence').textContent === '상담 대기'",
+    );
+    supervisor.wait_until(
+        "available again on the wallboard",
+        "document.querySelector('#agent-states [data-state=available]').textContent.endsWith(': 1')",
+    );
+    assert_eq!(
+        supervisor.eval("window.__sameLoad === true"),
+        json!(true),
+        "no reload"
+    );
+    let violations = supervisor.serious_violations(&axe);
+    assert!(violations.is_empty(), "wallboard: {violations:?}");
+    supervisor.screenshot("wallboard.png");
+    agent.screenshot("desktop-available.png");
+
+    // A reload keeps the state (it comes from the server, not the page).
+    agent.cmd("POST", "/refresh", Some(json!({})));
+    agent.wait_until(
+        "the state after a reload",
+        "document.getElementById('presence').textContent === '상담 대기'",
+    );
+    drop(agent);
+    drop(supervisor);
     drop(runtime);
 }

@@ -175,7 +175,7 @@ async fn sign_in_sets_a_strict_session_cookie_and_roles_apply() {
     let (app, store, _dir) = setup().await;
     let reply = sign_in(&app, "kim", "correct horse 1").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    assert_eq!(reply.location.as_deref(), Some("/reports?lang=ko"));
+    assert_eq!(reply.location.as_deref(), Some("/wallboard?lang=ko"));
     let set = reply
         .cookies
         .iter()
@@ -199,7 +199,7 @@ async fn sign_in_sets_a_strict_session_cookie_and_roles_apply() {
 
     // An agent is signed in too, but the reports are not theirs.
     let agent = sign_in(&app, "lee", "battery staple 2").await;
-    assert_eq!(agent.location.as_deref(), Some("/?lang=ko"));
+    assert_eq!(agent.location.as_deref(), Some("/desktop?lang=ko"));
     let agent_session = agent.cookie("dasan_session").expect("session");
     let refused = send(
         &app,

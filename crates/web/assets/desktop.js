@@ -1,0 +1,281 @@
+// The agent desktop. Every state it shows comes from the server's "desktop"
+// Server-Sent Events (the whole screen document each time), so a reload or a
+// dropped connection loses nothing. Strings come from the page's i18n data.
+"use strict";
+(function () {
+  const messages = JSON.parse(document.getElementById("messages").textContent);
+  const t = (key) => messages[key] || key;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const lang = document.documentElement.lang;
+  const locale = lang === "ko" ? "ko-KR" : "en-GB";
+  // Times show in the center's zone, whatever the workstation's clock says.
+  const timeZone = document.querySelector('meta[name="center-zone"]').content;
+
+  let screen = null;
+  let offerDeadline = 0;
+  let offerShown = null;
+  let contactShown = null;
+  let historyFor = null;
+
+  function text(el, value) {
+    el.textContent = value == null ? "" : String(value);
+  }
+
+  function time(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleTimeString(locale, { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  function details(dl, rows) {
+    dl.replaceChildren();
+    for (const [label, value] of rows) {
+      const dt = document.createElement("dt");
+      text(dt, label);
+      const dd = document.createElement("dd");
+      text(dd, value);
+      dl.append(dt, dd);
+    }
+  }
+
+  function rowsOf(item) {
+    const rows = [
+      [t("desktop.channel"), t("channel." + item.channel)],
+      [t("desktop.phone"), item.citizen_phone_display],
+    ];
+    if (item.category) rows.push([t("desktop.category_hinted"), categoryName(item.category) || item.category]);
+    rows.push([t("desktop.queue"), item.queue]);
+    return rows;
+  }
+
+  function categoryName(code) {
+    const option = document.querySelector('#category-list option[value="' + CSS.escape(code) + '"]');
+    return option ? option.textContent : null;
+  }
+
+  async function api(method, path, body) {
+    const response = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: Object.assign(
+        { "X-CSRF-Token": csrf, Accept: "application/json" },
+        body === undefined ? {} : { "Content-Type": "application/json" }
+      ),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!response.ok) {
+      const message = data && data.error ? data.error.message : String(response.status);
+      throw new Error(message);
+    }
+    return data;
+  }
+
+  function status(message) {
+    text($("live-status"), message);
+  }
+
+  async function setPresence(presence) {
+    try {
+      await api("POST", "/api/v1/desktop/presence", { presence });
+    } catch (e) {
+      status(t("desktop.error") + " " + e.message);
+    }
+  }
+
+  function render(next) {
+    const previous = screen;
+    screen = next;
+    text($("presence"), t("presence." + next.presence));
+    text($("presence-since"), "(" + time(next.presence_since) + " " + t("desktop.since") + ")");
+
+    // The offer: shown with a countdown; focus goes to Accept.
+    const offer = next.offer;
+    $("offer").hidden = !offer;
+    if (offer) {
+      if (offerShown !== offer.id) {
+        offerShown = offer.id;
+        offerDeadline = Date.now() + (offer.remaining_ms || 0);
+        details($("offer-details"), rowsOf(offer));
+        status(t("desktop.offer_arrived"));
+        $("accept").focus();
+      }
+    } else {
+      offerShown = null;
+    }
+    tick();
+
+    // The contact being handled: details, history and the form.
+    const contact = next.contacts && next.contacts[0];
+    $("contact").hidden = !contact;
+    if (contact) {
+      if (contactShown !== contact.id) {
+        contactShown = contact.id;
+        const rows = rowsOf(contact);
+        rows.push([t("desktop.waited"), waited(contact) + t("desktop.seconds")]);
+        details($("contact-details"), rows);
+        $("consultation-form").reset();
+        $("category").value = contact.category || "";
+        showCategory();
+        toggleDepartment();
+        text($("form-error"), "");
+        loadHistory(contact.citizen_phone);
+        $("category").focus();
+      }
+    } else {
+      contactShown = null;
+    }
+
+    const wrapUp = next.presence === "wrap_up";
+    $("wrapup").hidden = !wrapUp;
+    if (wrapUp && (!previous || previous.presence !== "wrap_up")) {
+      $("ready").focus();
+    }
+  }
+
+  function waited(contact) {
+    const arrived = Date.parse(contact.arrived_at);
+    const answered = Date.parse(contact.answered_at);
+    return Math.max(0, Math.round((answered - arrived) / 1000));
+  }
+
+  function tick() {
+    if (!screen || !screen.offer) return;
+    const left = Math.max(0, Math.ceil((offerDeadline - Date.now()) / 1000));
+    text($("offer-countdown"), left);
+  }
+  setInterval(tick, 250);
+
+  async function loadHistory(phone) {
+    historyFor = phone;
+    const box = $("history");
+    box.replaceChildren();
+    try {
+      const page = await api("GET", "/api/v1/consultations?limit=20&citizen_phone=" + encodeURIComponent(phone));
+      if (historyFor !== phone) return;
+      if (!page.items.length) {
+        const p = document.createElement("p");
+        text(p, t("desktop.no_history"));
+        box.append(p);
+        return;
+      }
+      const list = document.createElement("ol");
+      list.className = "history";
+      for (const item of page.items) {
+        const li = document.createElement("li");
+        const when = new Date(item.started_at).toLocaleString(locale, { timeZone });
+        text(
+          li,
+          when + " · " + t("channel." + item.channel) + " · " + (categoryName(item.category) || item.category) +
+            " · " + t("outcome." + item.outcome) + (item.summary ? " — " + item.summary : "")
+        );
+        list.append(li);
+      }
+      box.append(list);
+    } catch (e) {
+      const p = document.createElement("p");
+      p.setAttribute("role", "alert");
+      text(p, t("desktop.history_failed"));
+      box.append(p);
+    }
+  }
+
+  function showCategory() {
+    text($("category-name"), categoryName($("category").value.trim()) || "");
+  }
+
+  function toggleDepartment() {
+    const transferred = $("outcome").value === "transferred";
+    $("department").disabled = !transferred;
+    $("department").required = transferred;
+  }
+
+  $("category").addEventListener("input", showCategory);
+  $("outcome").addEventListener("change", toggleDepartment);
+
+  $("consultation-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const contact = screen && screen.contacts && screen.contacts[0];
+    if (!contact) return;
+    const category = $("category").value.trim();
+    const summary = $("summary").value.trim();
+    const outcome = $("outcome").value;
+    const department = $("department").value.trim();
+    const error = $("form-error");
+    if (!categoryName(category)) {
+      text(error, t("desktop.unknown_category"));
+      $("category").focus();
+      return;
+    }
+    if (!summary) {
+      text(error, t("desktop.need_summary"));
+      $("summary").focus();
+      return;
+    }
+    if (outcome === "transferred" && !department) {
+      text(error, t("desktop.need_department"));
+      $("department").focus();
+      return;
+    }
+    const body = { category, summary, outcome };
+    if (outcome === "transferred") body.department = department;
+    $("submit").disabled = true;
+    try {
+      await api("POST", "/api/v1/interactions/" + contact.id + "/complete", body);
+      text(error, "");
+      status(t("desktop.saved"));
+    } catch (e) {
+      text(error, t("desktop.error") + " " + e.message);
+    } finally {
+      $("submit").disabled = false;
+    }
+  });
+
+  async function answer(accept) {
+    if (!screen || !screen.offer) return;
+    try {
+      await api("POST", "/api/v1/interactions/" + screen.offer.id + (accept ? "/accept" : "/decline"));
+    } catch (e) {
+      status(t("desktop.error") + " " + e.message);
+    }
+  }
+
+  $("accept").addEventListener("click", () => answer(true));
+  $("decline").addEventListener("click", () => answer(false));
+  $("ready").addEventListener("click", () => setPresence("available"));
+  for (const button of document.querySelectorAll("[data-presence]")) {
+    button.addEventListener("click", () => setPresence(button.dataset.presence));
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "F2") {
+      event.preventDefault();
+      setPresence("available");
+    } else if (event.key === "F3") {
+      event.preventDefault();
+      setPresence("break");
+    } else if (event.key === "Escape" && screen && screen.offer) {
+      event.preventDefault();
+      answer(false);
+    }
+  });
+
+  // The live connection. EventSource reconnects by itself; each (re)connect
+  // starts with the whole current screen.
+  const source = new EventSource("/api/v1/desktop/events");
+  function connection(state) {
+    if (document.body.dataset.live === state) return;
+    document.body.dataset.live = state;
+    text($("connection"), t("live." + state));
+  }
+  source.addEventListener("desktop", (event) => {
+    connection("connected");
+    render(JSON.parse(event.data));
+  });
+  source.addEventListener("error", () => connection("reconnecting"));
+})();

@@ -1,0 +1,1094 @@
+//! The live floor: the routing engine of `dasan-router` driven by the
+//! server's clock, with the interactions it routes and the agents who take
+//! them. Channel edges (the HTTP API today; SIP, SMS and video later) add
+//! interactions here; the agent desktop and the supervisor wallboard read
+//! their screens from here.
+//!
+//! The engine is a pure state machine; this module gives it a clock (a timer
+//! task that sends `Tick` at the engine's next deadline) and turns its state
+//! into *snapshots*: one JSON document per agent (what its desktop shows) and
+//! one for the wallboard. Snapshots are published through `tokio::sync::watch`
+//! channels, so a screen that connects, reconnects or falls behind always
+//! gets the latest whole state (a page reload loses nothing) and a burst of
+//! events costs a slow screen one update, not a backlog.
+//!
+//! Interactions live in memory: a contact waiting in a queue ends with the
+//! process like a phone call does. The consultation an agent completes for it
+//! is written to the store before the engine hears of the completion.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
+};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use dasan_core::{CategoryCode, Channel, PhoneNumber, Skill, Taxonomy, Timestamp};
+use dasan_router::{
+    AgentKey, AgentProfile, ContactId, Decision, Engine, EngineConfig, Event, Presence,
+    QueueConfig, QueueKey, RouterError, Time,
+    engine::{AfterMissedOffer, SkillRequirement},
+};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+use uuid::Uuid;
+
+/// A published screen document: the JSON, and the same as one ready-made
+/// Server-Sent Events frame. The frame is built once per change and shared
+/// by every stream (a reference-counted buffer), so fanning a change out to
+/// thousands of screens copies no document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub json: Arc<str>,
+    pub frame: axum::body::Bytes,
+}
+
+impl Document {
+    /// `data` must be one line (compact JSON, or SVG without newlines).
+    pub fn new(event: &str, data: &str) -> Document {
+        debug_assert!(!data.contains('\n'));
+        let mut frame = String::with_capacity(data.len() + event.len() + 16);
+        frame.push_str("event: ");
+        frame.push_str(event);
+        frame.push_str("\ndata: ");
+        frame.push_str(data);
+        frame.push_str("\n\n");
+        Document {
+            json: Arc::from(data),
+            frame: axum::body::Bytes::from(frame),
+        }
+    }
+}
+
+/// The floor's policy knobs.
+#[derive(Debug, Clone, Copy)]
+pub struct FloorConfig {
+    /// How long an offer rings before it goes to the next agent.
+    pub offer_timeout_millis: u64,
+    /// After-contact work before the agent is offered the next contact
+    /// (ended early when the agent says it is ready).
+    pub wrap_up_millis: u64,
+    /// The service-level answer target (20 s in "80/20").
+    pub answer_target_millis: u64,
+    /// Abandons quicker than this are not counted against the service level.
+    pub short_abandon_millis: u64,
+    /// Interactions waiting or being handled at once; more are refused.
+    pub max_open_interactions: usize,
+    /// Distinct queues (channel × category group × required skills).
+    pub max_queues: usize,
+}
+
+impl Default for FloorConfig {
+    fn default() -> Self {
+        FloorConfig {
+            offer_timeout_millis: 20_000,
+            wrap_up_millis: 60_000,
+            answer_target_millis: 20_000,
+            short_abandon_millis: 5_000,
+            max_open_interactions: 100_000,
+            max_queues: 500,
+        }
+    }
+}
+
+/// Why the floor refused something. The HTTP layer maps each to a status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FloorError {
+    #[error("no such interaction")]
+    UnknownInteraction,
+    #[error("this interaction is not offered to or handled by you")]
+    NotYours,
+    #[error("the interaction is {0}")]
+    WrongState(&'static str),
+    #[error("you are {0}")]
+    WrongPresence(&'static str),
+    #[error("the floor is full: {0}")]
+    Full(&'static str),
+    #[error("sign in to the floor first")]
+    NotOnFloor,
+    #[error("routing failed: {0}")]
+    Router(String),
+}
+
+impl From<RouterError> for FloorError {
+    fn from(value: RouterError) -> Self {
+        FloorError::Router(value.to_string())
+    }
+}
+
+/// What a channel edge hands in to queue a contact.
+#[derive(Debug, Clone)]
+pub struct NewInteraction {
+    pub channel: Channel,
+    pub citizen_phone: PhoneNumber,
+    /// The category the citizen chose (IVR menu, web form) or a guess.
+    pub category: Option<CategoryCode>,
+    pub required_skills: Vec<Skill>,
+    /// 0 (normal) to 9 (most urgent).
+    pub priority: u8,
+}
+
+/// Where an interaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionState {
+    Queued,
+    Offered,
+    Connected,
+    Completed,
+    Abandoned,
+}
+
+impl InteractionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            InteractionState::Queued => "queued",
+            InteractionState::Offered => "offered",
+            InteractionState::Connected => "connected",
+            InteractionState::Completed => "completed",
+            InteractionState::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Interaction {
+    id: Uuid,
+    contact: ContactId,
+    channel: Channel,
+    citizen_phone: PhoneNumber,
+    category: Option<CategoryCode>,
+    required_skills: Vec<Skill>,
+    priority: u8,
+    queue: QueueKey,
+    arrived_at: Timestamp,
+    state: InteractionState,
+    /// The agent offered or handling it.
+    agent: Option<AgentKey>,
+    offer_deadline: Option<Timestamp>,
+    answered_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+}
+
+/// An interaction as the API and the desktop show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InteractionView {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub citizen_phone: String,
+    pub citizen_phone_display: String,
+    pub category: Option<String>,
+    pub required_skills: Vec<String>,
+    pub priority: u8,
+    pub queue: String,
+    pub state: InteractionState,
+    /// The user id of the agent it is offered to or handled by.
+    pub agent_id: Option<Uuid>,
+    pub arrived_at: String,
+    pub offer_deadline: Option<String>,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+/// What the desktop needs to write the consultation of a connected contact.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub citizen_phone: PhoneNumber,
+    pub answered_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct QueueKind {
+    channel: Channel,
+    /// A top-level category code, or `general`.
+    group: String,
+    skills: Vec<String>,
+}
+
+/// Today's counts for one queue (see `dasan_router::metrics` for the
+/// definitions; the live service level counts contacts whose outcome is
+/// known: answered within target ÷ (answered + abandoned − short abandons)).
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    offered: u64,
+    answered: u64,
+    answered_within_target: u64,
+    abandoned: u64,
+    short_abandoned: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.offered += other.offered;
+        self.answered += other.answered;
+        self.answered_within_target += other.answered_within_target;
+        self.abandoned += other.abandoned;
+        self.short_abandoned += other.short_abandoned;
+    }
+
+    fn figures(&self) -> serde_json::Value {
+        let decided = (self.answered + self.abandoned).saturating_sub(self.short_abandoned);
+        let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
+        json!({
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_within_target": self.answered_within_target,
+            "abandoned": self.abandoned,
+            "short_abandoned": self.short_abandoned,
+            "service_level": ratio(self.answered_within_target, decided),
+            "abandon_rate": ratio(self.abandoned, self.answered + self.abandoned),
+        })
+    }
+}
+
+struct QueueInfo {
+    kind: QueueKind,
+    name: String,
+    tally: Tally,
+}
+
+struct AgentInfo {
+    user_id: Uuid,
+    name: String,
+    presence: Presence,
+    since: Timestamp,
+    screen: watch::Sender<Document>,
+}
+
+struct FloorState {
+    config: FloorConfig,
+    engine: Engine,
+    taxonomy: Arc<Taxonomy>,
+    zone: Tz,
+    queues: Vec<QueueInfo>,
+    queue_of: HashMap<QueueKind, QueueKey>,
+    agents: Vec<AgentInfo>,
+    agent_of: HashMap<Uuid, AgentKey>,
+    interactions: HashMap<Uuid, Interaction>,
+    by_contact: HashMap<ContactId, Uuid>,
+    /// Finished interactions, oldest first, kept an hour for lookups.
+    finished: VecDeque<(Timestamp, Uuid)>,
+    open: usize,
+    next_contact: u64,
+    day: NaiveDate,
+    version: u64,
+    decisions: Vec<Decision>,
+}
+
+struct Inner {
+    state: Mutex<FloorState>,
+    /// Wakes the timer task when the engine's next deadline may have moved.
+    timer: Notify,
+    wallboard: watch::Sender<Document>,
+    /// The half-hour chart, `(Korean, English)` SVG, as `chart` events.
+    chart: watch::Sender<(Document, Document)>,
+    chart_dirty: Arc<Notify>,
+    /// Set when the server shuts down: live streams end so that graceful
+    /// shutdown does not wait for browsers to disconnect.
+    closed: watch::Sender<bool>,
+}
+
+/// The live floor. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Floor {
+    inner: Arc<Inner>,
+}
+
+/// How long a finished interaction can still be looked up.
+const KEEP_FINISHED_MILLIS: i64 = 60 * 60 * 1000;
+
+fn engine_time(at: Timestamp) -> Time {
+    Time(u64::try_from(at.millis()).unwrap_or(0))
+}
+
+fn timestamp(time: Time) -> Timestamp {
+    Timestamp::from_millis(i64::try_from(time.0).unwrap_or(i64::MAX))
+        .unwrap_or_else(|_| crate::now())
+}
+
+fn presence_name(presence: Presence) -> &'static str {
+    match presence {
+        Presence::Offline => "offline",
+        Presence::Available => "available",
+        Presence::Reserved => "reserved",
+        Presence::Busy => "busy",
+        Presence::WrapUp => "wrap_up",
+        Presence::Break => "break",
+    }
+}
+
+impl Floor {
+    /// A floor with no agents and no queues; starts its timer task on the
+    /// current tokio runtime. `store` feeds the wallboard's chart.
+    pub fn start(
+        config: FloorConfig,
+        taxonomy: Arc<Taxonomy>,
+        zone: Tz,
+        store: dasan_store::AnyStore,
+    ) -> Result<Floor, FloorError> {
+        let engine = Engine::new(EngineConfig {
+            offer_timeout_millis: Some(config.offer_timeout_millis),
+            after_missed_offer: AfterMissedOffer::Break,
+            ..EngineConfig::default()
+        })?;
+        let now = crate::now();
+        let state = FloorState {
+            config,
+            engine,
+            taxonomy,
+            zone,
+            queues: Vec::new(),
+            queue_of: HashMap::new(),
+            agents: Vec::new(),
+            agent_of: HashMap::new(),
+            interactions: HashMap::new(),
+            by_contact: HashMap::new(),
+            finished: VecDeque::new(),
+            open: 0,
+            next_contact: 1,
+            day: now.local_date(zone),
+            version: 0,
+            decisions: Vec::new(),
+        };
+        let (wallboard, _) = watch::channel(Document::new("wallboard", "{}"));
+        let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
+        let chart_dirty = Arc::new(Notify::new());
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            timer: Notify::new(),
+            wallboard,
+            chart,
+            chart_dirty: chart_dirty.clone(),
+            closed: watch::channel(false).0,
+        });
+        let floor = Floor { inner };
+        floor.publish(&mut floor.lock());
+        tokio::spawn(timer_task(Arc::downgrade(&floor.inner)));
+        tokio::spawn(chart_task(Arc::downgrade(&floor.inner), chart_dirty, store));
+        Ok(floor)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FloorState> {
+        // A panic while holding the lock would be a bug; the state is still
+        // consistent between events, so keep serving rather than poisoning
+        // every later request.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `event` at the current time, then republishes every screen.
+    fn apply(&self, state: &mut FloorState, event: Event) -> Result<(), FloorError> {
+        let now = engine_time(crate::now()).max(state.engine.now());
+        let mut decisions = std::mem::take(&mut state.decisions);
+        decisions.clear();
+        let result = state.engine.handle(now, event, &mut decisions);
+        // Timers may have fired even when the event itself was refused.
+        for decision in &decisions {
+            state.take_decision(decision);
+        }
+        state.decisions = decisions;
+        self.publish(state);
+        self.inner.timer.notify_one();
+        result.map_err(FloorError::from)
+    }
+
+    /// Queues a contact. Answers its view (`queued`, or already `offered`
+    /// if an agent was free).
+    pub fn add_interaction(&self, new: NewInteraction) -> Result<InteractionView, FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if state.open >= state.config.max_open_interactions {
+            return Err(FloorError::Full("too many open interactions"));
+        }
+        let queue = self.queue_for(state, &new)?;
+        let id = Uuid::now_v7();
+        let contact = ContactId(state.next_contact);
+        state.next_contact += 1;
+        let now = crate::now();
+        state.interactions.insert(
+            id,
+            Interaction {
+                id,
+                contact,
+                channel: new.channel,
+                citizen_phone: new.citizen_phone,
+                category: new.category,
+                required_skills: new.required_skills,
+                priority: new.priority,
+                queue,
+                arrived_at: now,
+                state: InteractionState::Queued,
+                agent: None,
+                offer_deadline: None,
+                answered_at: None,
+                ended_at: None,
+            },
+        );
+        state.by_contact.insert(contact, id);
+        state.open += 1;
+        state.roll_day(now);
+        state.queues[queue.index()].tally.offered += 1;
+        let event = Event::ContactArrived {
+            contact,
+            queue,
+            priority: new.priority,
+        };
+        if let Err(error) = self.apply(state, event) {
+            state.interactions.remove(&id);
+            state.by_contact.remove(&contact);
+            state.open -= 1;
+            state.queues[queue.index()].tally.offered -= 1;
+            return Err(error);
+        }
+        Ok(state.view(&state.interactions[&id]))
+    }
+
+    fn queue_for(
+        &self,
+        state: &mut FloorState,
+        new: &NewInteraction,
+    ) -> Result<QueueKey, FloorError> {
+        let mut skills: Vec<String> = new.required_skills.iter().map(Skill::as_string).collect();
+        skills.sort();
+        skills.dedup();
+        let kind = QueueKind {
+            channel: new.channel,
+            group: new
+                .category
+                .as_ref()
+                .map_or_else(|| "general".to_owned(), |c| c.top_level().to_owned()),
+            skills,
+        };
+        if let Some(&key) = state.queue_of.get(&kind) {
+            return Ok(key);
+        }
+        if state.queues.len() >= state.config.max_queues {
+            return Err(FloorError::Full("too many distinct queues"));
+        }
+        let mut required_skills = Vec::new();
+        for skill in &kind.skills {
+            required_skills.push(SkillRequirement {
+                skill: state.engine.skill(skill)?,
+                min_level: 1,
+            });
+        }
+        let mut name = format!("{}/{}", kind.channel.as_str(), kind.group);
+        for skill in &kind.skills {
+            name.push('+');
+            name.push_str(skill);
+        }
+        let key = state.engine.add_queue(QueueConfig {
+            name: name.clone(),
+            channel: kind.channel,
+            required_skills,
+            overflow: None,
+            wrap_up_millis: state.config.wrap_up_millis,
+        })?;
+        state.queues.push(QueueInfo {
+            kind: kind.clone(),
+            name,
+            tally: Tally::default(),
+        });
+        state.queue_of.insert(kind, key);
+        Ok(key)
+    }
+
+    /// Puts a user on the floor as an agent (idempotent) and answers its
+    /// screen channel. The profile is fixed at the first join.
+    pub fn join(
+        &self,
+        user_id: Uuid,
+        name: &str,
+        channels: &[Channel],
+        skills: &[Skill],
+    ) -> Result<watch::Receiver<Document>, FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let Some(&agent) = state.agent_of.get(&user_id) {
+            return Ok(state.agents[agent.index()].screen.subscribe());
+        }
+        let mut held = Vec::new();
+        for skill in skills {
+            held.push((state.engine.core_skill(skill)?, 5));
+        }
+        let agent = state.engine.add_agent(AgentProfile {
+            name: name.to_owned(),
+            channels: channels.to_vec(),
+            skills: held,
+            max_text_threads: None,
+        })?;
+        let (screen, receiver) = watch::channel(Document::new("desktop", "{}"));
+        state.agents.push(AgentInfo {
+            user_id,
+            name: name.to_owned(),
+            presence: Presence::Offline,
+            since: crate::now(),
+            screen,
+        });
+        state.agent_of.insert(user_id, agent);
+        self.publish(state);
+        Ok(receiver)
+    }
+
+    /// The user's screen channel, if it has joined.
+    pub fn screen(&self, user_id: Uuid) -> Option<watch::Receiver<Document>> {
+        let state = self.lock();
+        let agent = state.agent_of.get(&user_id)?;
+        Some(state.agents[agent.index()].screen.subscribe())
+    }
+
+    /// `available`, `break` or `offline`. Going available signs in, ends
+    /// wrap-up early and makes the agent ready.
+    pub fn set_presence(&self, user_id: Uuid, wanted: &str) -> Result<(), FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let agent = *state.agent_of.get(&user_id).ok_or(FloorError::NotOnFloor)?;
+        let presence = state.engine.presence(agent);
+        match wanted {
+            "available" => {
+                if presence == Presence::Offline {
+                    self.apply(state, Event::AgentSignedIn { agent })?;
+                }
+                if state.engine.presence(agent) == Presence::WrapUp {
+                    self.apply(state, Event::WrapUpFinished { agent })?;
+                }
+                if matches!(
+                    state.engine.presence(agent),
+                    Presence::Break | Presence::WrapUp
+                ) {
+                    self.apply(state, Event::AgentReady { agent })?;
+                }
+                Ok(())
+            }
+            "break" => match presence {
+                Presence::Offline => Err(FloorError::WrongPresence("signed out")),
+                _ => self.apply(state, Event::AgentOnBreak { agent }),
+            },
+            "offline" => match presence {
+                Presence::Offline => Ok(()),
+                _ => self.apply(state, Event::AgentSignedOut { agent }),
+            },
+            _ => Err(FloorError::WrongPresence("asking for an unknown presence")),
+        }
+    }
+
+    /// The agent (`user_id`) accepts or declines the offer of `id`.
+    pub fn answer_offer(&self, user_id: Uuid, id: Uuid, accept: bool) -> Result<(), FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let interaction = state
+            .interactions
+            .get(&id)
+            .ok_or(FloorError::UnknownInteraction)?;
+        let agent = state.agent_of.get(&user_id).copied();
+        if agent.is_none() || interaction.agent != agent {
+            return Err(FloorError::NotYours);
+        }
+        if interaction.state != InteractionState::Offered {
+            return Err(FloorError::WrongState(interaction.state.as_str()));
+        }
+        let (contact, agent) = (interaction.contact, agent.ok_or(FloorError::NotYours)?);
+        if accept {
+            self.apply(state, Event::OfferAccepted { contact, agent })?;
+            let now = crate::now();
+            state.roll_day(now);
+            if let Some(interaction) = state.interactions.get_mut(&id) {
+                interaction.state = InteractionState::Connected;
+                interaction.offer_deadline = None;
+                interaction.answered_at = Some(now);
+                let waited = now.millis() - interaction.arrived_at.millis();
+                let tally = &mut state.queues[interaction.queue.index()].tally;
+                tally.answered += 1;
+                if waited <= state.config.answer_target_millis as i64 {
+                    tally.answered_within_target += 1;
+                }
+            }
+            self.publish(state);
+            Ok(())
+        } else {
+            self.apply(state, Event::OfferDeclined { contact, agent })
+        }
+    }
+
+    /// The citizen left before being connected (hung up while queued or
+    /// ringing).
+    pub fn abandon(&self, id: Uuid) -> Result<(), FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let interaction = state
+            .interactions
+            .get(&id)
+            .ok_or(FloorError::UnknownInteraction)?;
+        if !matches!(
+            interaction.state,
+            InteractionState::Queued | InteractionState::Offered
+        ) {
+            return Err(FloorError::WrongState(interaction.state.as_str()));
+        }
+        let contact = interaction.contact;
+        self.apply(state, Event::ContactAbandoned { contact })?;
+        let now = crate::now();
+        state.roll_day(now);
+        if let Some(interaction) = state.interactions.get_mut(&id) {
+            let waited = now.millis() - interaction.arrived_at.millis();
+            let tally = &mut state.queues[interaction.queue.index()].tally;
+            tally.abandoned += 1;
+            if waited < state.config.short_abandon_millis as i64 {
+                tally.short_abandoned += 1;
+            }
+        }
+        state.finish(id, InteractionState::Abandoned, now);
+        self.publish(state);
+        Ok(())
+    }
+
+    /// Checks that `user_id` handles `id` (connected) and answers what the
+    /// consultation needs. The caller stores the consultation, then calls
+    /// [`Floor::complete`].
+    pub fn handled_by(&self, user_id: Uuid, id: Uuid) -> Result<Handled, FloorError> {
+        let state = self.lock();
+        let interaction = state
+            .interactions
+            .get(&id)
+            .ok_or(FloorError::UnknownInteraction)?;
+        let agent = state.agent_of.get(&user_id).copied();
+        if agent.is_none() || interaction.agent != agent {
+            return Err(FloorError::NotYours);
+        }
+        match (interaction.state, interaction.answered_at) {
+            (InteractionState::Connected, Some(answered_at)) => Ok(Handled {
+                id,
+                channel: interaction.channel,
+                citizen_phone: interaction.citizen_phone.clone(),
+                answered_at,
+            }),
+            (other, _) => Err(FloorError::WrongState(other.as_str())),
+        }
+    }
+
+    /// The consultation of `id` is stored: the contact ends and the agent
+    /// goes to wrap-up. Completing twice is harmless.
+    pub fn complete(&self, user_id: Uuid, id: Uuid) -> Result<(), FloorError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let interaction = state
+            .interactions
+            .get(&id)
+            .ok_or(FloorError::UnknownInteraction)?;
+        if state.agent_of.get(&user_id).copied() != interaction.agent {
+            return Err(FloorError::NotYours);
+        }
+        match interaction.state {
+            InteractionState::Completed => Ok(()),
+            InteractionState::Connected => {
+                let contact = interaction.contact;
+                self.apply(state, Event::ContactCompleted { contact })?;
+                state.finish(id, InteractionState::Completed, crate::now());
+                self.publish(state);
+                Ok(())
+            }
+            other => Err(FloorError::WrongState(other.as_str())),
+        }
+    }
+
+    pub fn interaction(&self, id: Uuid) -> Option<InteractionView> {
+        let state = self.lock();
+        state.interactions.get(&id).map(|i| state.view(i))
+    }
+
+    /// The wallboard's channel (JSON snapshots).
+    pub fn wallboard(&self) -> watch::Receiver<Document> {
+        self.inner.wallboard.subscribe()
+    }
+
+    /// The half-hour chart's channel (`(Korean, English)` SVG).
+    pub fn chart(&self) -> watch::Receiver<(Document, Document)> {
+        self.inner.chart.subscribe()
+    }
+
+    /// Ends every live stream (server shutdown).
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// Resolves once [`Floor::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut receiver = self.inner.closed.subscribe();
+        async move {
+            let _ = receiver.wait_for(|closed| *closed).await;
+        }
+    }
+
+    /// A consultation was stored: the chart will be redrawn shortly.
+    pub fn consultation_recorded(&self) {
+        self.inner.chart_dirty.notify_one();
+    }
+
+    /// Sends `Tick` now (fires due time-outs). The timer task does this on
+    /// its own; tests call it after waiting.
+    pub fn tick(&self) {
+        let mut guard = self.lock();
+        let _ = self.apply(&mut guard, Event::Tick);
+    }
+
+    /// Rebuilds every agent's screen and the wallboard; each watch channel
+    /// notifies only if its document changed.
+    fn publish(&self, state: &mut FloorState) {
+        let now = crate::now();
+        state.roll_day(now);
+        state.prune_finished(now);
+        state.version += 1;
+        for index in 0..state.agents.len() {
+            let agent = AgentKey(index as u32);
+            let presence = state.engine.presence(agent);
+            let info = &mut state.agents[index];
+            if info.presence != presence {
+                info.presence = presence;
+                info.since = now;
+            }
+            let document = state.agent_document(agent, now);
+            state.agents[index].screen.send_if_modified(|current| {
+                if *current.json == *document {
+                    false
+                } else {
+                    *current = Document::new("desktop", &document);
+                    true
+                }
+            });
+        }
+        let document = state.wallboard_document(now);
+        self.inner
+            .wallboard
+            .send_replace(Document::new("wallboard", &document));
+    }
+}
+
+impl FloorState {
+    fn roll_day(&mut self, now: Timestamp) {
+        let today = now.local_date(self.zone);
+        if today != self.day {
+            self.day = today;
+            for queue in &mut self.queues {
+                queue.tally = Tally::default();
+            }
+        }
+    }
+
+    fn finish(&mut self, id: Uuid, to: InteractionState, now: Timestamp) {
+        if let Some(interaction) = self.interactions.get_mut(&id)
+            && !matches!(
+                interaction.state,
+                InteractionState::Completed | InteractionState::Abandoned
+            )
+        {
+            interaction.state = to;
+            interaction.ended_at = Some(now);
+            interaction.offer_deadline = None;
+            self.by_contact.remove(&interaction.contact);
+            self.open -= 1;
+            self.finished.push_back((now, id));
+        }
+    }
+
+    fn prune_finished(&mut self, now: Timestamp) {
+        while let Some(&(at, id)) = self.finished.front() {
+            if now.millis() - at.millis() < KEEP_FINISHED_MILLIS {
+                break;
+            }
+            self.finished.pop_front();
+            self.interactions.remove(&id);
+        }
+    }
+
+    fn take_decision(&mut self, decision: &Decision) {
+        match *decision {
+            Decision::Offer {
+                contact,
+                agent,
+                queue,
+                deadline,
+            } => {
+                if let Some(interaction) = self.interaction_mut(contact) {
+                    interaction.state = InteractionState::Offered;
+                    interaction.agent = Some(agent);
+                    interaction.queue = queue;
+                    interaction.offer_deadline = deadline.map(timestamp);
+                }
+            }
+            Decision::OfferWithdrawn { contact, .. } => {
+                if let Some(interaction) = self.interaction_mut(contact)
+                    && interaction.state == InteractionState::Offered
+                {
+                    interaction.state = InteractionState::Queued;
+                    interaction.agent = None;
+                    interaction.offer_deadline = None;
+                }
+            }
+            Decision::Overflowed {
+                contact, to_queue, ..
+            } => {
+                if let Some(interaction) = self.interaction_mut(contact) {
+                    interaction.queue = to_queue;
+                }
+            }
+            Decision::AgentMadeNotReady { agent } => {
+                // Never logs who the citizen was; the agent's id is staff data.
+                if let Some(info) = self.agents.get(agent.index()) {
+                    tracing::info!(agent = %info.user_id, "missed an offer; put on break");
+                }
+            }
+            Decision::AgentSignedOut { .. } | Decision::WrapUpEnded { .. } => {}
+        }
+    }
+
+    fn interaction_mut(&mut self, contact: ContactId) -> Option<&mut Interaction> {
+        let id = self.by_contact.get(&contact)?;
+        self.interactions.get_mut(id)
+    }
+
+    fn view(&self, i: &Interaction) -> InteractionView {
+        InteractionView {
+            id: i.id,
+            channel: i.channel,
+            citizen_phone: i.citizen_phone.e164().to_owned(),
+            citizen_phone_display: i.citizen_phone.display(),
+            category: i.category.as_ref().map(ToString::to_string),
+            required_skills: i.required_skills.iter().map(Skill::as_string).collect(),
+            priority: i.priority,
+            queue: self.queues[i.queue.index()].name.clone(),
+            state: i.state,
+            agent_id: i.agent.map(|a| self.agents[a.index()].user_id),
+            arrived_at: i.arrived_at.to_rfc3339(),
+            offer_deadline: i.offer_deadline.map(Timestamp::to_rfc3339),
+            answered_at: i.answered_at.map(Timestamp::to_rfc3339),
+            ended_at: i.ended_at.map(Timestamp::to_rfc3339),
+        }
+    }
+
+    /// What one agent's desktop shows.
+    fn agent_document(&self, agent: AgentKey, now: Timestamp) -> String {
+        let info = &self.agents[agent.index()];
+        let mut offer = None;
+        let mut contacts = Vec::new();
+        // Open interactions of this agent (a handful at most).
+        for id in self.by_contact.values() {
+            let Some(interaction) = self.interactions.get(id) else {
+                continue;
+            };
+            if interaction.agent != Some(agent) {
+                continue;
+            }
+            match interaction.state {
+                InteractionState::Offered => {
+                    let mut view = serde_json::to_value(self.view(interaction))
+                        .unwrap_or(serde_json::Value::Null);
+                    if let (Some(deadline), Some(object)) =
+                        (interaction.offer_deadline, view.as_object_mut())
+                    {
+                        object.insert(
+                            "remaining_ms".into(),
+                            json!((deadline.millis() - now.millis()).max(0)),
+                        );
+                    }
+                    offer = Some(view);
+                }
+                InteractionState::Connected => contacts.push(self.view(interaction)),
+                _ => {}
+            }
+        }
+        contacts.sort_by(|a, b| a.answered_at.cmp(&b.answered_at));
+        json!({
+            "agent": { "id": info.user_id, "name": info.name },
+            "presence": presence_name(info.presence),
+            "presence_since": info.since.to_rfc3339(),
+            "offer": offer,
+            "contacts": contacts,
+            "wrap_up_seconds": self.config.wrap_up_millis / 1000,
+        })
+        .to_string()
+    }
+
+    /// What the supervisors' wallboard shows. No citizen data.
+    fn wallboard_document(&self, now: Timestamp) -> String {
+        let mut waiting: Vec<(usize, Option<Timestamp>)> = vec![(0, None); self.queues.len()];
+        for id in self.by_contact.values() {
+            if let Some(interaction) = self.interactions.get(id)
+                && matches!(
+                    interaction.state,
+                    InteractionState::Queued | InteractionState::Offered
+                )
+            {
+                let slot = &mut waiting[interaction.queue.index()];
+                slot.0 += 1;
+                slot.1 = Some(
+                    slot.1
+                        .map_or(interaction.arrived_at, |t| t.min(interaction.arrived_at)),
+                );
+            }
+        }
+        let mut total = Tally::default();
+        let mut queues = Vec::new();
+        for (index, queue) in self.queues.iter().enumerate() {
+            total.add(&queue.tally);
+            let (count, oldest) = waiting[index];
+            let category = (queue.kind.group != "general")
+                .then(|| CategoryCode::parse(&queue.kind.group).ok())
+                .flatten()
+                .and_then(|code| self.taxonomy.get(&code));
+            let mut figures = queue.tally.figures();
+            if let Some(object) = figures.as_object_mut() {
+                object.insert("name".into(), json!(queue.name));
+                object.insert("channel".into(), json!(queue.kind.channel));
+                object.insert("category".into(), json!(queue.kind.group));
+                object.insert(
+                    "category_name".into(),
+                    json!({
+                        "ko": category.map_or("일반", |c| c.name_ko.as_str()),
+                        "en": category.map_or("General", |c| c.name_en.as_str()),
+                    }),
+                );
+                object.insert("skills".into(), json!(queue.kind.skills));
+                object.insert("waiting".into(), json!(count));
+                object.insert(
+                    "oldest_arrived_at".into(),
+                    json!(oldest.map(Timestamp::to_rfc3339)),
+                );
+                object.insert(
+                    "longest_wait_seconds".into(),
+                    json!(oldest.map_or(0, |t| (now.millis() - t.millis()).max(0) / 1000)),
+                );
+            }
+            queues.push(figures);
+        }
+        let mut by_state: BTreeMap<&str, usize> = [
+            "available",
+            "reserved",
+            "busy",
+            "wrap_up",
+            "break",
+            "offline",
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        let mut agents = Vec::new();
+        for info in &self.agents {
+            *by_state.entry(presence_name(info.presence)).or_default() += 1;
+            agents.push(json!({
+                "name": info.name,
+                "presence": presence_name(info.presence),
+                "since": info.since.to_rfc3339(),
+            }));
+        }
+        json!({
+            "version": self.version,
+            "server_time": now.to_rfc3339(),
+            "day": self.day.to_string(),
+            "queues": queues,
+            "total": total.figures(),
+            "agents_by_state": by_state,
+            "agents": agents,
+        })
+        .to_string()
+    }
+}
+
+/// Sends `Tick` at the engine's next deadline (offer time-outs, wrap-up
+/// ends). Ends when the floor is dropped.
+async fn timer_task(floor: Weak<Inner>) {
+    loop {
+        let Some(inner) = floor.upgrade() else {
+            return;
+        };
+        let deadline = {
+            let state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.engine.next_deadline()
+        };
+        let wait = deadline
+            .map(|due| Duration::from_millis(due.0.saturating_sub(engine_time(crate::now()).0)));
+        let woken = async {
+            match wait {
+                Some(wait) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => true,
+                        _ = inner.timer.notified() => false,
+                    }
+                }
+                // Nothing pending: wait for news, but wake now and then so a
+                // dropped floor ends this task.
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(30)) => false,
+                        _ = inner.timer.notified() => false,
+                    }
+                }
+            }
+        };
+        let due = woken.await;
+        if due {
+            let floor = Floor {
+                inner: inner.clone(),
+            };
+            floor.tick();
+        }
+    }
+}
+
+/// Redraws the wallboard's half-hour chart when consultations were stored
+/// (at most every 200 ms) and at least once a minute (the day rolls over).
+async fn chart_task(floor: Weak<Inner>, dirty: Arc<Notify>, store: dasan_store::AnyStore) {
+    use dasan_store::Store;
+    loop {
+        let Some((zone, today)) = floor.upgrade().map(|inner| {
+            let state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            (state.zone, crate::now().local_date(state.zone))
+        }) else {
+            return;
+        };
+        let start = Timestamp::from_local(zone, today, 0);
+        let end = today
+            .succ_opt()
+            .and_then(|next| Timestamp::from_local(zone, next, 0).ok());
+        let counts = match (start, end) {
+            (Ok(start), Some(end)) => store
+                .consultation_counts(start, end, 30 * 60 * 1000)
+                .await
+                .map_err(|error| tracing::warn!(%error, "wallboard chart: counts failed"))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let Some(inner) = floor.upgrade() else {
+            return;
+        };
+        inner.chart.send_replace((
+            Document::new("chart", &half_hour_chart(&counts, crate::i18n::Lang::Ko)),
+            Document::new("chart", &half_hour_chart(&counts, crate::i18n::Lang::En)),
+        ));
+        drop(inner);
+        tokio::select! {
+            _ = dirty.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        // Coalesce a burst of consultations into one redraw.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Today's consultations per half hour, as an SVG column chart.
+pub fn half_hour_chart(counts: &[u64], lang: crate::i18n::Lang) -> String {
+    let series: Vec<(String, f64)> = (0..48)
+        .map(|slot| {
+            (
+                format!("{:02}:{:02}", slot / 2, (slot % 2) * 30),
+                counts.get(slot).copied().unwrap_or(0) as f64,
+            )
+        })
+        .collect();
+    crate::charts::columns(crate::i18n::t(lang, "wallboard.chart"), &series).replace('\n', " ")
+}

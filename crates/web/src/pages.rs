@@ -1,0 +1,394 @@
+//! The live pages: the agent desktop (`/desktop`) and the supervisors'
+//! wallboard (`/wallboard`), their scripts (`/assets/...`) and the language
+//! switch (`/language`).
+//!
+//! The server renders each page's frame and every string in it; the script
+//! fills in the live parts from the Server-Sent Events of [`crate::live`].
+//! Strings the script shows come from the same i18n table, embedded in the
+//! page as JSON data (not code), so Korean and English stay in one place.
+//! Neither page is served without a signed-in session: a visitor gets the
+//! sign-in form with 401.
+
+use std::fmt::Write;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::get,
+};
+use dasan_core::Outcome;
+use dasan_store::{SessionRecord, UserRecord};
+use serde::Deserialize;
+
+use crate::{
+    AppState,
+    charts::escape,
+    error::{ApiError, ApiQuery},
+    i18n::{Lang, t},
+};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/desktop", get(desktop))
+        .route("/wallboard", get(wallboard))
+        .route("/language", get(language))
+        .route("/assets/desktop.js", get(desktop_js))
+        .route("/assets/wallboard.js", get(wallboard_js))
+}
+
+const DESKTOP_JS: &str = include_str!("../assets/desktop.js");
+const WALLBOARD_JS: &str = include_str!("../assets/wallboard.js");
+
+fn script(source: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        source,
+    )
+        .into_response()
+}
+
+async fn desktop_js() -> Response {
+    script(DESKTOP_JS)
+}
+
+async fn wallboard_js() -> Response {
+    script(WALLBOARD_JS)
+}
+
+/// Pages a signed-in user may be sent back to after signing in or
+/// switching language (never an arbitrary URL: no open redirect).
+pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
+    match next? {
+        "/" => Some("/"),
+        "/desktop" => Some("/desktop"),
+        "/wallboard" => Some("/wallboard"),
+        "/reports" => Some("/reports"),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageQuery {
+    lang: String,
+    next: Option<String>,
+}
+
+/// Sets the `dasan_lang` cookie (the user's choice, kept a year) and goes
+/// back to the page it came from.
+async fn language(
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<LanguageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = match query.lang.as_str() {
+        "ko" => Lang::Ko,
+        "en" => Lang::En,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_language",
+                "lang is ko or en",
+            ));
+        }
+    };
+    let next = local_page(query.next.as_deref()).unwrap_or("/");
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        crate::session::set_cookie(&headers, "dasan_lang", lang.code(), 365 * 24 * 3600),
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    lang: Option<String>,
+}
+
+/// The signed-in user, or the sign-in form with 401.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    next: &'static str,
+) -> Result<Result<(SessionRecord, UserRecord), Response>, ApiError> {
+    match crate::session::current(state, headers).await? {
+        Some(found) => Ok(Ok(found)),
+        None => Ok(Err(crate::session::sign_in_form(
+            headers,
+            lang,
+            StatusCode::UNAUTHORIZED,
+            None,
+            Some(next),
+        )?)),
+    }
+}
+
+async fn forbidden(state: &AppState, lang: Lang, user: &UserRecord, page: &str) -> Response {
+    crate::live::log_refusal(
+        state,
+        format!("user:{}", user.id),
+        "page.refused",
+        page.to_owned(),
+    )
+    .await;
+    let body = format!(
+        r#"<h1>{}</h1><p>{}</p><p><a href="/">{}</a></p>"#,
+        escape(t(lang, "page.forbidden")),
+        escape(t(lang, "page.forbidden_detail")),
+        escape(t(lang, "nav.home")),
+    );
+    let mut response = (
+        StatusCode::FORBIDDEN,
+        Html(crate::session::page(lang, t(lang, "page.forbidden"), &body)),
+    )
+        .into_response();
+    secure(&mut response);
+    response
+}
+
+fn secure(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The strings a script needs, as a JSON object.
+fn messages(lang: Lang, prefixes: &[&str]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = crate::i18n::keys()
+        .filter(|key| prefixes.iter().any(|p| key.starts_with(p)))
+        .map(|key| (key.to_owned(), t(lang, key).into()))
+        .collect();
+    // `</` cannot close the data block early.
+    serde_json::Value::Object(map)
+        .to_string()
+        .replace("</", "<\\/")
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The frame every live page shares: header with the user, navigation,
+/// the language switch and sign-out.
+fn frame(
+    zone: chrono_tz::Tz,
+    lang: Lang,
+    title: &str,
+    user: &UserRecord,
+    session: &SessionRecord,
+    here: &'static str,
+    body: &str,
+    data: &str,
+    script: &str,
+) -> String {
+    let mut nav = String::new();
+    let links: [(&str, &str, bool); 3] = [
+        (
+            "/desktop",
+            "desktop.title",
+            user.role.may_record_consultations(),
+        ),
+        (
+            "/wallboard",
+            "wallboard.title",
+            user.role.may_read_statistics(),
+        ),
+        ("/reports", "reports.title", user.role.may_read_statistics()),
+    ];
+    for (href, key, allowed) in links {
+        if allowed {
+            let current = if href == here {
+                r#" aria-current="page""#
+            } else {
+                ""
+            };
+            let _ = write!(
+                nav,
+                r#"<li><a href="{href}"{current}>{}</a></li>"#,
+                escape(t(lang, key))
+            );
+        }
+    }
+    let other = match lang {
+        Lang::Ko => "en",
+        Lang::En => "ko",
+    };
+    format!(
+        r#"<!doctype html><html lang="{code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="csrf-token" content="{csrf}"><meta name="center-zone" content="{zone}"><title>{title}</title><style>{STYLE}</style></head><body><header><p class="brand">{brand}</p><nav aria-label="{nav_label}"><ul>{nav}</ul></nav><p class="who">{signed_in} <strong>{name}</strong></p><a class="lang" href="/language?lang={other}&amp;next={here}" lang="{other}">{switch}</a><form method="post" action="/signout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{signout}</button></form></header><main id="main"><h1>{title}</h1>{body}</main><script type="application/json" id="messages">{data}</script><script src="{script}"></script></body></html>"#,
+        code = lang.code(),
+        zone = zone.name(),
+        csrf = escape(&session.csrf_token),
+        title = escape(title),
+        brand = escape(t(lang, "brand")),
+        nav_label = escape(t(lang, "nav.label")),
+        signed_in = escape(t(lang, "signin.signed_in_as")),
+        name = escape(&user.display_name),
+        switch = escape(t(lang, "lang.switch")),
+        signout = escape(t(lang, "signin.signout")),
+    )
+}
+
+const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}"#;
+
+async fn desktop(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let (session, user) = match signed_in(&state, &headers, lang, "/desktop").await? {
+        Ok(found) => found,
+        Err(form) => return Ok(form),
+    };
+    if !user.role.may_record_consultations() {
+        return Ok(forbidden(&state, lang, &user, "/desktop").await);
+    }
+    let mut categories = String::new();
+    for category in state.taxonomy.iter() {
+        let name = match lang {
+            Lang::Ko => &category.name_ko,
+            Lang::En => &category.name_en,
+        };
+        let path = match category.code.parent().and_then(|p| state.taxonomy.get(&p)) {
+            Some(parent) => format!(
+                "{} › {name}",
+                match lang {
+                    Lang::Ko => &parent.name_ko,
+                    Lang::En => &parent.name_en,
+                }
+            ),
+            None => name.clone(),
+        };
+        let _ = write!(
+            categories,
+            r#"<option value="{}">{}</option>"#,
+            escape(category.code.as_str()),
+            escape(&path)
+        );
+    }
+    let mut outcomes = String::new();
+    for outcome in Outcome::ALL {
+        let _ = write!(
+            outcomes,
+            r#"<option value="{}">{}</option>"#,
+            outcome.as_str(),
+            escape(t(lang, &format!("outcome.{}", outcome.as_str())))
+        );
+    }
+    let tx = |key: &str| escape(t(lang, key));
+    let body = format!(
+        r#"<section aria-labelledby="presence-h"><h2 id="presence-h">{presence_h}</h2><p class="presence">{presence_now} <strong id="presence" aria-live="polite">…</strong> <span id="presence-since" class="hint"></span></p><div role="group" aria-label="{presence_h}"><button type="button" id="go-available" data-presence="available">{available} (F2)</button><button type="button" id="go-break" data-presence="break">{break_} (F3)</button><button type="button" id="go-offline" data-presence="offline">{offline}</button></div><p class="hint"><span id="connection"></span></p><p id="live-status" role="status"></p></section>
+<section id="offer" class="offer" hidden aria-labelledby="offer-h"><h2 id="offer-h">{offer_h}</h2><dl id="offer-details"></dl><p>{remaining} <span id="offer-countdown" class="timer" role="timer" aria-live="off">0</span> {seconds}</p><button type="button" id="accept">{accept} (Enter)</button><button type="button" id="decline">{decline} (Esc)</button></section>
+<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><dl id="contact-details"></dl><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
+<section id="wrapup" hidden aria-labelledby="wrapup-h"><h2 id="wrapup-h">{wrapup_h}</h2><p>{wrapup_text}</p><button type="button" id="ready">{ready} (F2)</button></section>
+<aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" disabled aria-describedby="kb-note"><p id="kb-note" class="hint">{kb_note}</p></form><div id="kb-results"></div></aside>
+<section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section>"#,
+        presence_h = tx("desktop.presence"),
+        presence_now = tx("desktop.presence_now"),
+        available = tx("presence.go_available"),
+        break_ = tx("presence.go_break"),
+        offline = tx("presence.go_offline"),
+        offer_h = tx("desktop.offer"),
+        remaining = tx("desktop.remaining"),
+        seconds = tx("desktop.seconds"),
+        accept = tx("desktop.accept"),
+        decline = tx("desktop.decline"),
+        contact_h = tx("desktop.contact"),
+        history_h = tx("desktop.history"),
+        form_h = tx("desktop.form"),
+        category = tx("desktop.category"),
+        category_hint = tx("desktop.category_hint"),
+        summary = tx("desktop.summary"),
+        outcome = tx("desktop.outcome"),
+        department = tx("desktop.department"),
+        department_hint = tx("desktop.department_hint"),
+        submit = tx("desktop.submit"),
+        wrapup_h = tx("desktop.wrapup"),
+        wrapup_text = tx("desktop.wrapup_text"),
+        ready = tx("desktop.ready"),
+        kb_h = tx("desktop.kb"),
+        kb_q = tx("desktop.kb_query"),
+        kb_note = tx("desktop.kb_note"),
+        keys_h = tx("desktop.keys"),
+        keys = tx("desktop.keys_text"),
+    );
+    let data = messages(
+        lang,
+        &["desktop.", "presence.", "channel.", "outcome.", "live."],
+    );
+    let mut response = Html(frame(
+        state.zone,
+        lang,
+        t(lang, "desktop.title"),
+        &user,
+        &session,
+        "/desktop",
+        &body,
+        &data,
+        "/assets/desktop.js",
+    ))
+    .into_response();
+    secure(&mut response);
+    Ok(response)
+}
+
+async fn wallboard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let (session, user) = match signed_in(&state, &headers, lang, "/wallboard").await? {
+        Ok(found) => found,
+        Err(form) => return Ok(form),
+    };
+    if !user.role.may_read_statistics() {
+        return Ok(forbidden(&state, lang, &user, "/wallboard").await);
+    }
+    let tx = |key: &str| escape(t(lang, key));
+    let body = format!(
+        r#"<p class="wide hint" role="status"><span id="live-status"></span> {updated} <time id="updated"></time></p>
+<section class="wide" aria-labelledby="queues-h"><h2 id="queues-h">{queues_h}</h2><table id="queues"><caption class="hint">{sl_note}</caption><thead><tr><th scope="col">{queue}</th><th scope="col">{waiting}</th><th scope="col">{longest}</th><th scope="col">{offered}</th><th scope="col">{answered}</th><th scope="col">{abandoned}</th><th scope="col">{sl}</th><th scope="col">{abandon_rate}</th></tr></thead><tbody></tbody><tfoot></tfoot></table></section>
+<section aria-labelledby="agents-h"><h2 id="agents-h">{agents_h}</h2><ul id="agent-states"></ul><table id="agents"><thead><tr><th scope="col">{agent}</th><th scope="col">{state_}</th><th scope="col">{since}</th></tr></thead><tbody></tbody></table></section>
+<section class="wide" aria-labelledby="chart-h"><h2 id="chart-h">{chart_h}</h2><div id="chart"></div></section>"#,
+        updated = tx("wallboard.updated"),
+        queues_h = tx("wallboard.queues"),
+        sl_note = tx("wallboard.sl_note"),
+        queue = tx("wallboard.queue"),
+        waiting = tx("wallboard.waiting"),
+        longest = tx("wallboard.longest"),
+        offered = tx("wallboard.offered"),
+        answered = tx("wallboard.answered"),
+        abandoned = tx("wallboard.abandoned"),
+        sl = tx("wallboard.service_level"),
+        abandon_rate = tx("wallboard.abandon_rate"),
+        agents_h = tx("wallboard.agents"),
+        agent = tx("wallboard.agent"),
+        state_ = tx("wallboard.state"),
+        since = tx("wallboard.since"),
+        chart_h = tx("wallboard.chart"),
+    );
+    let data = messages(lang, &["wallboard.", "presence.", "channel.", "live."]);
+    let mut response = Html(frame(
+        state.zone,
+        lang,
+        t(lang, "wallboard.title"),
+        &user,
+        &session,
+        "/wallboard",
+        &body,
+        &data,
+        "/assets/wallboard.js",
+    ))
+    .into_response();
+    secure(&mut response);
+    Ok(response)
+}
