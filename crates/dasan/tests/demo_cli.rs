@@ -66,6 +66,8 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
             "demo",
             "--consultations",
             "5000",
+            "--traffic-seconds",
+            "1",
             "--listen",
             "127.0.0.1:0",
             "--db",
@@ -139,8 +141,21 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
         &user.password_hash,
         "wrong"
     ));
+    // Demo citizens contact the floor, so the wallboard has something to show.
+    let mut offered = 0;
+    for _ in 0..300 {
+        if let Ok((200, body)) = http(address, "GET", "/api/v1/wallboard", Some(&token), None) {
+            let board: Value = serde_json::from_str(&body).expect("json");
+            offered = board["total"]["offered"].as_u64().unwrap_or(0);
+            if offered > 0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = child.kill();
     let _ = child.wait();
+    assert!(offered > 0, "no demo contact reached the floor in 30 s");
     let stats: Value = serde_json::from_str(&stats.expect("stats answered")).expect("json");
     assert_eq!(stats["total"], 5000);
 }

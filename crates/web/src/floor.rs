@@ -697,6 +697,11 @@ impl Floor {
         }
     }
 
+    /// Interactions queued, offered or connected now.
+    pub fn open_interactions(&self) -> usize {
+        self.lock().open
+    }
+
     pub fn interaction(&self, id: Uuid) -> Option<InteractionView> {
         let state = self.lock();
         state.interactions.get(&id).map(|i| state.view(i))

@@ -26,6 +26,11 @@ pub struct DemoArgs {
     /// How much history to seed an empty demo database with.
     #[arg(long, default_value_t = DEMO_CONSULTATIONS)]
     pub consultations: u64,
+    /// A demo citizen contacts the center about every this many seconds
+    /// (while fewer than three wait), so the desktop and the wallboard have
+    /// something to show; 0 turns it off.
+    #[arg(long, default_value_t = 20)]
+    pub traffic_seconds: u64,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -49,7 +54,15 @@ pub struct GenerateArgs {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     match args.action {
         Some(DemoAction::Generate(generate)) => run_generate(generate).await,
-        None => run_demo(args.common, args.listen, args.consultations).await,
+        None => {
+            run_demo(
+                args.common,
+                args.listen,
+                args.consultations,
+                args.traffic_seconds,
+            )
+            .await
+        }
     }
 }
 
@@ -76,6 +89,7 @@ async fn run_demo(
     common: CommonArgs,
     listen: Option<String>,
     consultations: u64,
+    traffic_seconds: u64,
 ) -> anyhow::Result<()> {
     if consultations == 0 {
         anyhow::bail!("--consultations must be at least 1");
@@ -114,7 +128,10 @@ async fn run_demo(
     let accounts = accounts.join("\n");
     drop(store);
     let where_data = format!("{:?}", settings.db);
-    super::serve::serve(&settings, move |address| {
+    super::serve::serve(&settings, move |address, state| {
+        if traffic_seconds > 0 {
+            tokio::spawn(demo_traffic(state.clone(), traffic_seconds));
+        }
         println!(
             "\nDasan demo center is up.\n\
              \n  health:      http://{address}/healthz\
@@ -127,4 +144,57 @@ async fn run_demo(
         );
     })
     .await
+}
+
+/// Demo citizens calling, texting and writing in: one contact about every
+/// `seconds` while fewer than three are open, from citizens of the seeded
+/// history (so the desktop shows their earlier consultations).
+async fn demo_traffic(state: dasan_web::AppState, seconds: u64) {
+    use dasan_core::{Channel, rng::Rng};
+    use dasan_web::floor::NewInteraction;
+    let recent = match state
+        .store
+        .list_consultations(&dasan_store::ConsultationFilter::default(), None, 200)
+        .await
+    {
+        Ok(page) => page.items,
+        Err(error) => {
+            tracing::warn!(%error, "demo traffic: no history to draw citizens from");
+            return;
+        }
+    };
+    if recent.is_empty() {
+        return;
+    }
+    let mut rng = Rng::seed(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(120, |d| d.as_secs()),
+    );
+    loop {
+        let pause = rng
+            .exponential(seconds as f64)
+            .clamp(1.0, seconds as f64 * 4.0);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
+        if state.floor.open_interactions() >= 3 {
+            continue;
+        }
+        let earlier = &recent[rng.below(recent.len() as u64) as usize].record;
+        let channel = match rng.below(10) {
+            0 => Channel::Sms,
+            1 => Channel::Web,
+            _ => Channel::Voice,
+        };
+        let category = dasan_core::CategoryCode::parse(earlier.category.top_level()).ok();
+        let added = state.floor.add_interaction(NewInteraction {
+            channel,
+            citizen_phone: earlier.citizen_phone.clone(),
+            category,
+            required_skills: Vec::new(),
+            priority: 0,
+        });
+        if let Err(error) = added {
+            tracing::warn!(%error, "demo traffic: not queued");
+        }
+    }
 }

@@ -14,14 +14,14 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.common, args.listen.as_deref(), DEFAULT_DB)?;
-    serve(&settings, |_| {}).await
+    serve(&settings, |_, _| {}).await
 }
 
 /// Opens the store, binds, announces the address on stdout and serves until
 /// Ctrl-C or SIGTERM. `on_ready` runs after binding (the demo prints there).
 pub async fn serve(
     settings: &Settings,
-    on_ready: impl FnOnce(std::net::SocketAddr),
+    on_ready: impl FnOnce(std::net::SocketAddr, &AppState),
 ) -> anyhow::Result<()> {
     let store = super::open_center_store(settings).await?;
     let state = AppState::load(store, settings.time_zone)
@@ -36,7 +36,7 @@ pub async fn serve(
         "dasan: serving http://{address} ({} database)",
         state.store.engine()
     );
-    on_ready(address);
+    on_ready(address, &state);
     dasan_web::serve(listener, state, shutdown_signal())
         .await
         .context("server failed")
