@@ -53,6 +53,22 @@ fn file_limit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// CPU time (user + system) this process has used, in seconds, from
+/// `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which ends with ')').
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn nanos_now() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -155,14 +171,16 @@ fn child(spec: &str) {
             }
         }
         println!("ready {connected}");
+        let cpu_at_ready = cpu_seconds();
         // Wait for the parent's "stop" without blocking the screens.
         let waiter = tokio::task::spawn_blocking(|| {
             let mut line = String::new();
             let _ = std::io::stdin().read_line(&mut line);
         });
         let _ = waiter.await;
+        let cpu = cpu_seconds() - cpu_at_ready;
         stop_tx.send_replace(true);
-        let mut out = String::new();
+        let mut out = format!("cpu {cpu}\n");
         for (index, task) in tasks.into_iter().enumerate() {
             for (version, at) in task.await.unwrap_or_default() {
                 out.push_str(&format!("{index} {version} {at}\n"));
@@ -181,6 +199,9 @@ struct Figures {
     p99: Duration,
     max: Duration,
     payload: usize,
+    /// CPU microseconds per screen update: the server's, the screens'.
+    server_cpu_us: f64,
+    client_cpu_us: f64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -252,6 +273,7 @@ async fn run(
     // A warm-up change, not measured.
     queue_one(state, 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let server_cpu_before = cpu_seconds();
     let payload = state.floor.wallboard().borrow().json.len();
     let mut sent: HashMap<u64, u128> = HashMap::new();
     for n in 1..=events {
@@ -264,13 +286,20 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
+    let server_cpu = cpu_seconds() - server_cpu_before;
+    let mut client_cpu = 0.0;
     let mut latencies = Vec::new();
     let mut missed = 0;
     for (mut child, reader) in children.into_iter().zip(readers) {
         writeln!(child.stdin.as_mut().expect("stdin"), "stop").expect("stop sent");
         let receipts = tokio::task::spawn_blocking(move || {
             let mut per_screen: HashMap<usize, HashMap<u64, u128>> = HashMap::new();
+            let mut cpu = 0.0;
             for line in reader.lines().map_while(Result::ok) {
+                if let Some(seconds) = line.strip_prefix("cpu ") {
+                    cpu = seconds.parse().unwrap_or(0.0);
+                    continue;
+                }
                 let mut parts = line.split(' ').filter_map(|p| p.parse::<u128>().ok());
                 if let (Some(screen), Some(version), Some(at)) =
                     (parts.next(), parts.next(), parts.next())
@@ -281,10 +310,12 @@ async fn run(
                         .insert(version as u64, at);
                 }
             }
-            per_screen
+            (per_screen, cpu)
         })
         .await
         .expect("receipts");
+        let (receipts, cpu) = receipts;
+        client_cpu += cpu;
         let _ = child.wait();
         for got in receipts.values() {
             for (version, at) in &sent {
@@ -298,7 +329,10 @@ async fn run(
         }
     }
     latencies.sort();
+    let updates = (screens * events).max(1) as f64;
     Figures {
+        server_cpu_us: server_cpu / updates * 1e6,
+        client_cpu_us: client_cpu / updates * 1e6,
         screens,
         connected,
         samples: latencies.len(),
@@ -354,13 +388,16 @@ fn main() {
         }));
         let token = issued.secret;
         println!("fan-out of wallboard events over SSE on loopback ({} cores, open-file limit {limit}, {agents} agents listed, {events} changes 250 ms apart per size)", std::thread::available_parallelism().map_or(1, |n| n.get()));
-        println!("{:>8} {:>10} {:>9} {:>7} {:>10} {:>10} {:>10} {:>9}", "screens", "connected", "samples", "missed", "p50", "p99", "max", "doc bytes");
+        println!(
+            "{:>8} {:>10} {:>9} {:>7} {:>10} {:>10} {:>10} {:>9} {:>11} {:>11}",
+            "screens", "connected", "samples", "missed", "p50", "p99", "max", "doc bytes", "server cpu", "screen cpu"
+        );
         let mut baseline: Option<Figures> = None;
         let mut largest = 0;
         for &screens in &sizes {
             let figures = run(&state, address, &token, screens, events).await;
             println!(
-                "{:>8} {:>10} {:>9} {:>7} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>9}",
+                "{:>8} {:>10} {:>9} {:>7} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>9} {:>7.1}µs/u {:>7.1}µs/u",
                 figures.screens,
                 figures.connected,
                 figures.samples,
@@ -368,7 +405,9 @@ fn main() {
                 figures.p50.as_secs_f64() * 1e3,
                 figures.p99.as_secs_f64() * 1e3,
                 figures.max.as_secs_f64() * 1e3,
-                figures.payload
+                figures.payload,
+                figures.server_cpu_us,
+                figures.client_cpu_us
             );
             if figures.connected == figures.screens {
                 largest = largest.max(figures.screens);
@@ -385,6 +424,7 @@ fn main() {
             }
         }
         println!("largest N with every screen connected: {largest}");
+        println!("(cpu columns: CPU time per screen update during the changes, server process and screen processes; they share the cores)");
         let _ = stop.send(());
         state.floor.close();
         let _ = server.await;
