@@ -261,6 +261,9 @@ pub struct UserRecord {
     /// Sign-in refused until then (after repeated failures).
     pub locked_until: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The UI language the user chose (`ko`, `en`), following them from
+    /// one workstation to the next; `None` until they choose.
+    pub language: Option<String>,
 }
 
 /// A browser session. The store keeps a hash of the cookie's secret, never
@@ -384,6 +387,7 @@ pub trait Store {
     ) -> Result<()>;
     /// Replaces a user's password hash and clears any lock.
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()>;
+    async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()>;
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session and its user, if it exists and has not expired at `now`.
     async fn find_session(
@@ -518,6 +522,9 @@ impl Store for AnyStore {
         locked_until: Option<Timestamp>,
     ) -> Result<()> {
         delegate!(self, s => s.set_sign_in_state(user_id, failed_attempts, locked_until))
+    }
+    async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()> {
+        delegate!(self, s => s.set_user_language(user_id, language))
     }
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
         delegate!(self, s => s.set_password(user_id, password_hash))

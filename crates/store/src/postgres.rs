@@ -125,9 +125,11 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 "#,
+    // 4: each user's UI language.
+    "ALTER TABLE users ADD COLUMN language TEXT;",
 ];
 
-const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
 
 fn user_from_row(row: &PgRow) -> Result<UserRecord> {
     Ok(UserRecord {
@@ -142,6 +144,7 @@ fn user_from_row(row: &PgRow) -> Result<UserRecord> {
             .map(Timestamp::from_millis)
             .transpose()?,
         created_at: Timestamp::from_millis(row.try_get(7)?)?,
+        language: row.try_get(8)?,
     })
 }
 
@@ -890,7 +893,7 @@ impl Store for PgStore {
 
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(user.id)
         .bind(&user.username)
@@ -900,6 +903,7 @@ impl Store for PgStore {
         .bind(user.failed_attempts)
         .bind(user.locked_until.map(Timestamp::millis))
         .bind(user.created_at.millis())
+        .bind(&user.language)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -926,6 +930,15 @@ impl Store for PgStore {
             .bind(user_id)
             .bind(failed_attempts)
             .bind(locked_until.map(Timestamp::millis))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET language = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(language)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -980,8 +993,8 @@ impl Store for PgStore {
             SessionRecord {
                 id_hash: id_hash.to_vec(),
                 user_id: user.id,
-                csrf_token: row.try_get(8)?,
-                expires_at: Timestamp::from_millis(row.try_get(9)?)?,
+                csrf_token: row.try_get(9)?,
+                expires_at: Timestamp::from_millis(row.try_get(10)?)?,
             },
             user,
         )))

@@ -155,6 +155,8 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 "#,
+    // 5: each user's UI language.
+    "ALTER TABLE users ADD COLUMN language TEXT;",
 ];
 
 #[derive(Clone)]
@@ -322,8 +324,7 @@ fn blob_uuid(bytes: Vec<u8>) -> Result<uuid::Uuid> {
     uuid::Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("uuid".into()))
 }
 
-const USER_COLUMNS: &str =
-    "id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at";
+const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at, language";
 
 struct RawUser {
     id: Vec<u8>,
@@ -334,6 +335,7 @@ struct RawUser {
     failed_attempts: i64,
     locked_until: Option<i64>,
     created_at: i64,
+    language: Option<String>,
 }
 
 impl RawUser {
@@ -347,6 +349,7 @@ impl RawUser {
             failed_attempts: row.get(5)?,
             locked_until: row.get(6)?,
             created_at: row.get(7)?,
+            language: row.get(8)?,
         })
     }
 
@@ -360,6 +363,7 @@ impl RawUser {
             failed_attempts: self.failed_attempts,
             locked_until: self.locked_until.map(Timestamp::from_millis).transpose()?,
             created_at: Timestamp::from_millis(self.created_at)?,
+            language: self.language,
         })
     }
 }
@@ -1307,7 +1311,7 @@ impl Store for SqliteStore {
         let user = user.clone();
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO users (id, username, display_name, role, password_hash, failed_attempts, locked_until, created_at, language) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     user.id.as_bytes().as_slice(),
                     user.username,
@@ -1316,7 +1320,8 @@ impl Store for SqliteStore {
                     user.password_hash,
                     user.failed_attempts,
                     user.locked_until.map(Timestamp::millis),
-                    user.created_at.millis()
+                    user.created_at.millis(),
+                    user.language
                 ],
             )?;
             Ok(())
@@ -1353,6 +1358,18 @@ impl Store for SqliteStore {
                     failed_attempts,
                     locked_until.map(Timestamp::millis)
                 ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()> {
+        let language = language.map(str::to_owned);
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE users SET language = ?2 WHERE id = ?1",
+                params![user_id.as_bytes().as_slice(), language],
             )?;
             Ok(())
         })
@@ -1410,8 +1427,8 @@ impl Store for SqliteStore {
                 |row| {
                     Ok((
                         RawUser::from_row(row)?,
-                        row.get::<_, String>(8)?,
-                        row.get::<_, i64>(9)?,
+                        row.get::<_, String>(9)?,
+                        row.get::<_, i64>(10)?,
                     ))
                 },
             )

@@ -903,6 +903,7 @@ async fn users_sign_in_state_and_sessions_round_trip(store: &AnyStore) {
         failed_attempts: 0,
         locked_until: None,
         created_at: ts("2026-11-28T09:00:00+09:00"),
+        language: None,
     };
     store.create_user(&user).await.expect("create");
     assert_eq!(
@@ -933,6 +934,16 @@ async fn users_sign_in_state_and_sessions_round_trip(store: &AnyStore) {
         (found.failed_attempts, found.locked_until),
         (5, Some(locked))
     );
+    store
+        .set_user_language(user.id, Some("en"))
+        .await
+        .expect("language");
+    let found = store
+        .find_user("kim.supervisor")
+        .await
+        .expect("find")
+        .expect("user");
+    assert_eq!(found.language.as_deref(), Some("en"));
 
     let session = SessionRecord {
         id_hash: vec![7; 32],
@@ -949,6 +960,7 @@ async fn users_sign_in_state_and_sessions_round_trip(store: &AnyStore) {
         .expect("live session");
     assert_eq!(found_session, session);
     assert_eq!(found_user.id, user.id);
+    assert_eq!(found_user.language.as_deref(), Some("en"));
     assert_eq!(
         store
             .find_session(&session.id_hash, session.expires_at)

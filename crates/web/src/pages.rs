@@ -19,7 +19,7 @@ use axum::{
     routing::get,
 };
 use dasan_core::Outcome;
-use dasan_store::{SessionRecord, UserRecord};
+use dasan_store::{SessionRecord, Store, UserRecord};
 use serde::Deserialize;
 
 use crate::{
@@ -79,9 +79,11 @@ struct LanguageQuery {
     next: Option<String>,
 }
 
-/// Sets the `dasan_lang` cookie (the user's choice, kept a year) and goes
-/// back to the page it came from.
+/// Sets the `dasan_lang` cookie (kept a year) and, for a signed-in user,
+/// their stored preference (so it follows them to another workstation);
+/// then goes back to the page it came from.
 async fn language(
+    State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<LanguageQuery>,
 ) -> Result<Response, ApiError> {
@@ -95,6 +97,12 @@ async fn language(
             ));
         }
     };
+    if let Some((_, user)) = crate::session::current(&state, &headers).await? {
+        state
+            .store
+            .set_user_language(user.id, Some(lang.code()))
+            .await?;
+    }
     let next = local_page(query.next.as_deref()).unwrap_or("/");
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().append(

@@ -362,6 +362,12 @@ async fn sign_in(
     } else {
         "/"
     });
+    // The user's own language wins over the sign-in page's.
+    let lang = match user.language.as_deref() {
+        Some("en") => Lang::En,
+        Some("ko") => Lang::Ko,
+        _ => lang,
+    };
     let target = format!("{page}?lang={}", lang.code());
     let mut response = Redirect::to(&target).into_response();
     let cookies = response.headers_mut();
@@ -370,6 +376,10 @@ async fn sign_in(
         set_cookie(&headers, SESSION_COOKIE, &secret, SESSION_MILLIS / 1000),
     );
     cookies.append(header::SET_COOKIE, set_cookie(&headers, CSRF_COOKIE, "", 0));
+    cookies.append(
+        header::SET_COOKIE,
+        set_cookie(&headers, "dasan_lang", lang.code(), 365 * 24 * 3600),
+    );
     Ok(response)
 }
 
@@ -433,6 +443,7 @@ pub async fn create_user(
         failed_attempts: 0,
         locked_until: None,
         created_at: now(),
+        language: None,
     };
     store.create_user(&user).await.map_err(|e| match e {
         dasan_store::StoreError::Conflict(_) => format!("the username {username:?} is taken"),

@@ -857,4 +857,21 @@ async fn the_pages_need_a_session_and_the_right_role() {
     assert_eq!(reply.location.as_deref(), Some("/"));
     let reply = send(&center.app, As::Nobody, "GET", "/language?lang=fr", None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    // Signed in, the choice is the user's: it follows them to other browsers.
+    let reply = send(
+        &center.app,
+        As::Session(&center.agent),
+        "GET",
+        "/language?lang=en&next=/desktop",
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let user = center
+        .store
+        .find_user("lee")
+        .await
+        .expect("read")
+        .expect("user");
+    assert_eq!(user.language.as_deref(), Some("en"));
 }

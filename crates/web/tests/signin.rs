@@ -374,3 +374,20 @@ async fn forged_forms_and_repeated_failures_are_refused() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn a_users_language_follows_them_to_a_new_browser() {
+    let (app, store, _dir) = setup().await;
+    let user = store.find_user("kim").await.expect("read").expect("user");
+    store
+        .set_user_language(user.id, Some("en"))
+        .await
+        .expect("language");
+    // A fresh browser (no cookies) signs in on the Korean form.
+    let reply = sign_in(&app, "kim", "correct horse 1").await;
+    assert_eq!(reply.location.as_deref(), Some("/wallboard?lang=en"));
+    assert_eq!(reply.cookie("dasan_lang").as_deref(), Some("en"));
+    // Someone without a preference keeps the form's language.
+    let reply = sign_in(&app, "lee", "battery staple 2").await;
+    assert_eq!(reply.location.as_deref(), Some("/desktop?lang=ko"));
+}
