@@ -634,8 +634,13 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
     agent.press("수도 요금 고지서 재발급 안내");
     agent.screenshot("desktop-form.png");
     let chart_before = supervisor.eval("document.getElementById('chart').innerHTML");
-    let submit = agent.find("#submit");
-    agent.cmd("POST", &format!("/element/{submit}/click"), Some(json!({})));
+    // Tab past the outcome (the department is disabled unless transferred)
+    // to the submit button; Enter submits.
+    agent.press("\u{E004}");
+    assert_eq!(agent.focused_id(), json!("outcome"));
+    agent.press("\u{E004}");
+    assert_eq!(agent.focused_id(), json!("submit"));
+    agent.press(ENTER);
     agent.wait_until("wrap-up", "!document.getElementById('wrapup').hidden");
     assert_eq!(agent.focused_id(), json!("ready"));
     let stored = runtime.block_on(async {
