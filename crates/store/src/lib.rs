@@ -231,6 +231,9 @@ pub(crate) fn interval_count(
         .filter(|&b| b <= MAX_INTERVALS)
 }
 
+/// The columns of `messages`, in the order both engines read them.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, gateway, gateway_message_id, direction, citizen_phone, center_number, body, media_json, interaction_id, status, kind, cost_won, attempts, next_attempt_at, last_error, created_at, updated_at";
+
 pub(crate) const INTERVAL_COUNTS_SQLITE: &str = "SELECT (started_at - ?1) / ?3, COUNT(*) FROM consultations \
      WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1";
 pub(crate) const INTERVAL_COUNTS_POSTGRES: &str = "SELECT (started_at - $1) / $3, COUNT(*) FROM consultations \
@@ -275,6 +278,74 @@ pub struct SessionRecord {
     /// Forms and cookie-authenticated writes must echo it.
     pub csrf_token: String,
     pub expires_at: Timestamp,
+}
+
+/// Which way a text message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "inbound" => Ok(Direction::Inbound),
+            "outbound" => Ok(Direction::Outbound),
+            other => Err(StoreError::Corrupt(format!("direction {other:?}"))),
+        }
+    }
+}
+
+/// One SMS/LMS/MMS, either way. Outbound messages are their own outbox:
+/// `queued` or `retrying` with `next_attempt_at` until the gateway takes
+/// them (`sent`), then delivery reports move `status` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: uuid::Uuid,
+    /// `twilio`, `native`, or `outbound` for what Dasan sends.
+    pub gateway: String,
+    /// The gateway's id: unique per gateway (retried webhooks are
+    /// recognised by it); for outbound, what the provider called it.
+    pub gateway_message_id: Option<String>,
+    pub direction: Direction,
+    pub citizen_phone: PhoneNumber,
+    /// The center's number the citizen wrote to or is answered from.
+    pub center_number: String,
+    pub body: String,
+    /// Attached media as JSON (`[{"url":...,"content_type":...}]`).
+    pub media_json: String,
+    pub interaction_id: Option<uuid::Uuid>,
+    /// inbound: `received`; outbound: `queued`, `retrying`, `sent`,
+    /// `delivered`, `failed`, `undelivered`.
+    pub status: String,
+    /// `sms`, `lms` or `mms`.
+    pub kind: String,
+    pub cost_won: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What a delivery attempt or report changes on an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    pub status: String,
+    pub gateway_message_id: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub at: Timestamp,
 }
 
 /// One line of the audit log: who touched citizens' records, and how.
@@ -388,6 +459,39 @@ pub trait Store {
     /// Replaces a user's password hash and clears any lock.
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()>;
     async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()>;
+
+    /// Stores a message durably. `Ok(false)` when a message with the same
+    /// gateway and gateway id exists (a retried webhook): nothing changes.
+    async fn insert_message(&self, message: &MessageRecord) -> Result<bool>;
+    async fn find_message(&self, id: uuid::Uuid) -> Result<Option<MessageRecord>>;
+    async fn find_message_by_gateway_id(
+        &self,
+        gateway: &str,
+        gateway_message_id: &str,
+    ) -> Result<Option<MessageRecord>>;
+    /// A citizen's messages, oldest first (at most `limit`, the newest).
+    async fn messages_for_citizen(
+        &self,
+        phone: &PhoneNumber,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>>;
+    /// A thread's messages, oldest first.
+    async fn messages_for_interaction(&self, id: uuid::Uuid) -> Result<Vec<MessageRecord>>;
+    /// Outbound messages waiting for a (re)try due at or before `now`.
+    async fn due_outbound(&self, now: Timestamp, limit: u32) -> Result<Vec<MessageRecord>>;
+    /// When the next waiting outbound message is due, if any.
+    async fn next_outbound_due(&self) -> Result<Option<Timestamp>>;
+    async fn update_delivery(&self, id: uuid::Uuid, update: &DeliveryUpdate) -> Result<()>;
+    /// A delivery report: moves the status of the outbound message the
+    /// provider knows as `gateway_message_id`. `Ok(false)` if unknown.
+    async fn set_status_by_gateway_id(
+        &self,
+        gateway_message_id: &str,
+        status: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+    async fn set_opt_out(&self, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> Result<()>;
+    async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool>;
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session and its user, if it exists and has not expired at `now`.
     async fn find_session(
@@ -525,6 +629,52 @@ impl Store for AnyStore {
     }
     async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()> {
         delegate!(self, s => s.set_user_language(user_id, language))
+    }
+    async fn insert_message(&self, message: &MessageRecord) -> Result<bool> {
+        delegate!(self, s => s.insert_message(message))
+    }
+    async fn find_message(&self, id: uuid::Uuid) -> Result<Option<MessageRecord>> {
+        delegate!(self, s => s.find_message(id))
+    }
+    async fn find_message_by_gateway_id(
+        &self,
+        gateway: &str,
+        gateway_message_id: &str,
+    ) -> Result<Option<MessageRecord>> {
+        delegate!(self, s => s.find_message_by_gateway_id(gateway, gateway_message_id))
+    }
+    async fn messages_for_citizen(
+        &self,
+        phone: &PhoneNumber,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>> {
+        delegate!(self, s => s.messages_for_citizen(phone, limit))
+    }
+    async fn messages_for_interaction(&self, id: uuid::Uuid) -> Result<Vec<MessageRecord>> {
+        delegate!(self, s => s.messages_for_interaction(id))
+    }
+    async fn due_outbound(&self, now: Timestamp, limit: u32) -> Result<Vec<MessageRecord>> {
+        delegate!(self, s => s.due_outbound(now, limit))
+    }
+    async fn next_outbound_due(&self) -> Result<Option<Timestamp>> {
+        delegate!(self, s => s.next_outbound_due())
+    }
+    async fn update_delivery(&self, id: uuid::Uuid, update: &DeliveryUpdate) -> Result<()> {
+        delegate!(self, s => s.update_delivery(id, update))
+    }
+    async fn set_status_by_gateway_id(
+        &self,
+        gateway_message_id: &str,
+        status: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        delegate!(self, s => s.set_status_by_gateway_id(gateway_message_id, status, at))
+    }
+    async fn set_opt_out(&self, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> Result<()> {
+        delegate!(self, s => s.set_opt_out(phone, opted_out, at))
+    }
+    async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
+        delegate!(self, s => s.is_opted_out(phone))
     }
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
         delegate!(self, s => s.set_password(user_id, password_hash))

@@ -2,8 +2,8 @@
 //! run under an advisory lock, so several `dasan` nodes may start together.
 
 use dasan_core::{
-    Agent, AgentId, Consultation, ConsultationId, NewAgent, NewConsultation, Role, Taxonomy,
-    Timestamp,
+    Agent, AgentId, Consultation, ConsultationId, NewAgent, NewConsultation, PhoneNumber, Role,
+    Taxonomy, Timestamp,
 };
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgPool, Row,
@@ -12,8 +12,9 @@ use sqlx::{
 };
 
 use crate::{
-    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
-    SessionRecord, SqlParam, Store, StoreError, TokenRecord, UserRecord,
+    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, DeliveryUpdate,
+    Direction, FilterSql, MessageRecord, Page, Result, SessionRecord, SqlParam, Store, StoreError,
+    TokenRecord, UserRecord,
     convert::{
         agent_from_columns, agent_lists_json, consultation_from_columns, taxonomy_from_rows,
     },
@@ -127,6 +128,36 @@ CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 "#,
     // 4: each user's UI language.
     "ALTER TABLE users ADD COLUMN language TEXT;",
+    r#"
+-- 5: text messages both ways; outbound ones are their own outbox.
+CREATE TABLE messages (
+    id UUID PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    gateway_message_id TEXT,
+    direction TEXT NOT NULL,
+    citizen_phone BIGINT NOT NULL,
+    center_number TEXT NOT NULL,
+    body TEXT NOT NULL,
+    media_json TEXT NOT NULL,
+    interaction_id UUID,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    cost_won BIGINT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX messages_by_gateway_id ON messages (gateway, gateway_message_id);
+CREATE INDEX messages_by_citizen ON messages (citizen_phone, created_at);
+CREATE INDEX messages_by_interaction ON messages (interaction_id, created_at);
+CREATE INDEX messages_outbox ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE TABLE opt_outs (
+    citizen_phone BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL
+);
+"#,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -145,6 +176,31 @@ fn user_from_row(row: &PgRow) -> Result<UserRecord> {
             .transpose()?,
         created_at: Timestamp::from_millis(row.try_get(7)?)?,
         language: row.try_get(8)?,
+    })
+}
+
+fn message_from_row(row: &PgRow) -> Result<MessageRecord> {
+    Ok(MessageRecord {
+        id: row.try_get(0)?,
+        gateway: row.try_get(1)?,
+        gateway_message_id: row.try_get(2)?,
+        direction: Direction::parse(row.try_get::<&str, _>(3)?)?,
+        citizen_phone: crate::convert::phone_from_key(row.try_get(4)?)?,
+        center_number: row.try_get(5)?,
+        body: row.try_get(6)?,
+        media_json: row.try_get(7)?,
+        interaction_id: row.try_get(8)?,
+        status: row.try_get(9)?,
+        kind: row.try_get(10)?,
+        cost_won: row.try_get(11)?,
+        attempts: row.try_get(12)?,
+        next_attempt_at: row
+            .try_get::<Option<i64>, _>(13)?
+            .map(Timestamp::from_millis)
+            .transpose()?,
+        last_error: row.try_get(14)?,
+        created_at: Timestamp::from_millis(row.try_get(15)?)?,
+        updated_at: Timestamp::from_millis(row.try_get(16)?)?,
     })
 }
 
@@ -933,6 +989,184 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn insert_message(&self, m: &MessageRecord) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO messages ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (gateway, gateway_message_id) DO NOTHING",
+            crate::MESSAGE_COLUMNS
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(m.id)
+            .bind(&m.gateway)
+            .bind(&m.gateway_message_id)
+            .bind(m.direction.as_str())
+            .bind(crate::convert::phone_key(&m.citizen_phone))
+            .bind(&m.center_number)
+            .bind(&m.body)
+            .bind(&m.media_json)
+            .bind(m.interaction_id)
+            .bind(&m.status)
+            .bind(&m.kind)
+            .bind(m.cost_won)
+            .bind(m.attempts)
+            .bind(m.next_attempt_at.map(Timestamp::millis))
+            .bind(&m.last_error)
+            .bind(m.created_at.millis())
+            .bind(m.updated_at.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_message(&self, id: uuid::Uuid) -> Result<Option<MessageRecord>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE id = $1",
+            crate::MESSAGE_COLUMNS
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(message_from_row)
+            .transpose()
+    }
+
+    async fn find_message_by_gateway_id(
+        &self,
+        gateway: &str,
+        gateway_message_id: &str,
+    ) -> Result<Option<MessageRecord>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
+            crate::MESSAGE_COLUMNS
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(gateway)
+            .bind(gateway_message_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(message_from_row)
+            .transpose()
+    }
+
+    async fn messages_for_citizen(
+        &self,
+        phone: &PhoneNumber,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE citizen_phone = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            crate::MESSAGE_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(crate::convert::phone_key(phone))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn messages_for_interaction(&self, id: uuid::Uuid) -> Result<Vec<MessageRecord>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE interaction_id = $1 ORDER BY created_at, id",
+            crate::MESSAGE_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn due_outbound(&self, now: Timestamp, limit: u32) -> Result<Vec<MessageRecord>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            crate::MESSAGE_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn next_outbound_due(&self) -> Result<Option<Timestamp>> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM messages WHERE next_attempt_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next.map(Timestamp::from_millis).transpose()?)
+    }
+
+    async fn update_delivery(&self, id: uuid::Uuid, u: &DeliveryUpdate) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET status = $2, gateway_message_id = COALESCE($3, gateway_message_id), attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&u.status)
+        .bind(&u.gateway_message_id)
+        .bind(u.attempts)
+        .bind(u.next_attempt_at.map(Timestamp::millis))
+        .bind(&u.last_error)
+        .bind(u.at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_status_by_gateway_id(
+        &self,
+        gateway_message_id: &str,
+        status: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $2, updated_at = $3 WHERE direction = 'outbound' AND gateway_message_id = $1",
+        )
+        .bind(gateway_message_id)
+        .bind(status)
+        .bind(at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_opt_out(&self, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> Result<()> {
+        let key = crate::convert::phone_key(phone);
+        if opted_out {
+            sqlx::query(
+                "INSERT INTO opt_outs (citizen_phone, at) VALUES ($1, $2) ON CONFLICT (citizen_phone) DO NOTHING",
+            )
+            .bind(key)
+            .bind(at.millis())
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM opt_outs WHERE citizen_phone = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE citizen_phone = $1")
+                .bind(crate::convert::phone_key(phone))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     async fn set_user_language(&self, user_id: uuid::Uuid, language: Option<&str>) -> Result<()> {

@@ -11,14 +11,15 @@ use std::{
 };
 
 use dasan_core::{
-    Agent, AgentId, Consultation, ConsultationId, NewAgent, NewConsultation, Role, Taxonomy,
-    Timestamp,
+    Agent, AgentId, Consultation, ConsultationId, NewAgent, NewConsultation, PhoneNumber, Role,
+    Taxonomy, Timestamp,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params, types::ToSqlOutput};
 
 use crate::{
-    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, FilterSql, Page, Result,
-    SessionRecord, SqlParam, Store, StoreError, TokenRecord, UserRecord, rollup,
+    Aggregates, AggregatesBuilder, AuditEntry, ConsultationFilter, Cursor, DeliveryUpdate,
+    Direction, FilterSql, MessageRecord, Page, Result, SessionRecord, SqlParam, Store, StoreError,
+    TokenRecord, UserRecord, rollup,
 };
 
 const READERS: usize = 4;
@@ -157,6 +158,36 @@ CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 "#,
     // 5: each user's UI language.
     "ALTER TABLE users ADD COLUMN language TEXT;",
+    r#"
+-- 6: text messages both ways; outbound ones are their own outbox.
+CREATE TABLE messages (
+    id BLOB PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    gateway_message_id TEXT,
+    direction TEXT NOT NULL,
+    citizen_phone INTEGER NOT NULL,
+    center_number TEXT NOT NULL,
+    body TEXT NOT NULL,
+    media_json TEXT NOT NULL,
+    interaction_id BLOB,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    cost_won INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX messages_by_gateway_id ON messages (gateway, gateway_message_id);
+CREATE INDEX messages_by_citizen ON messages (citizen_phone, created_at);
+CREATE INDEX messages_by_interaction ON messages (interaction_id, created_at);
+CREATE INDEX messages_outbox ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE TABLE opt_outs (
+    citizen_phone INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL
+);
+"#,
 ];
 
 #[derive(Clone)]
@@ -366,6 +397,89 @@ impl RawUser {
             language: self.language,
         })
     }
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<RawMessage> {
+    Ok(RawMessage {
+        id: row.get(0)?,
+        gateway: row.get(1)?,
+        gateway_message_id: row.get(2)?,
+        direction: row.get(3)?,
+        citizen_phone: row.get(4)?,
+        center_number: row.get(5)?,
+        body: row.get(6)?,
+        media_json: row.get(7)?,
+        interaction_id: row.get(8)?,
+        status: row.get(9)?,
+        kind: row.get(10)?,
+        cost_won: row.get(11)?,
+        attempts: row.get(12)?,
+        next_attempt_at: row.get(13)?,
+        last_error: row.get(14)?,
+        created_at: row.get(15)?,
+        updated_at: row.get(16)?,
+    })
+}
+
+struct RawMessage {
+    id: Vec<u8>,
+    gateway: String,
+    gateway_message_id: Option<String>,
+    direction: String,
+    citizen_phone: i64,
+    center_number: String,
+    body: String,
+    media_json: String,
+    interaction_id: Option<Vec<u8>>,
+    status: String,
+    kind: String,
+    cost_won: i64,
+    attempts: i64,
+    next_attempt_at: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl RawMessage {
+    fn into_record(self) -> Result<MessageRecord> {
+        Ok(MessageRecord {
+            id: blob_uuid(self.id)?,
+            gateway: self.gateway,
+            gateway_message_id: self.gateway_message_id,
+            direction: Direction::parse(&self.direction)?,
+            citizen_phone: crate::convert::phone_from_key(self.citizen_phone)?,
+            center_number: self.center_number,
+            body: self.body,
+            media_json: self.media_json,
+            interaction_id: self.interaction_id.map(blob_uuid).transpose()?,
+            status: self.status,
+            kind: self.kind,
+            cost_won: self.cost_won,
+            attempts: self.attempts,
+            next_attempt_at: self
+                .next_attempt_at
+                .map(Timestamp::from_millis)
+                .transpose()?,
+            last_error: self.last_error,
+            created_at: Timestamp::from_millis(self.created_at)?,
+            updated_at: Timestamp::from_millis(self.updated_at)?,
+        })
+    }
+}
+
+fn query_messages(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<MessageRecord>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, message_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row?.into_record()?);
+    }
+    Ok(out)
 }
 
 const CONSULTATION_COLUMNS: &str = "id, channel, category, citizen_phone, agent_id, started_at, ended_at, summary, outcome, department, recorded_at";
@@ -1360,6 +1474,205 @@ impl Store for SqliteStore {
                 ],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn insert_message(&self, message: &MessageRecord) -> Result<bool> {
+        let m = message.clone();
+        self.write(move |conn| {
+            let changed = conn.execute(
+                &format!(
+                    "INSERT INTO messages ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (gateway, gateway_message_id) DO NOTHING",
+                    crate::MESSAGE_COLUMNS
+                ),
+                params![
+                    m.id.as_bytes().as_slice(),
+                    m.gateway,
+                    m.gateway_message_id,
+                    m.direction.as_str(),
+                    crate::convert::phone_key(&m.citizen_phone),
+                    m.center_number,
+                    m.body,
+                    m.media_json,
+                    m.interaction_id.map(|id| id.as_bytes().to_vec()),
+                    m.status,
+                    m.kind,
+                    m.cost_won,
+                    m.attempts,
+                    m.next_attempt_at.map(Timestamp::millis),
+                    m.last_error,
+                    m.created_at.millis(),
+                    m.updated_at.millis(),
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn find_message(&self, id: uuid::Uuid) -> Result<Option<MessageRecord>> {
+        self.read(move |conn| {
+            Ok(query_messages(
+                conn,
+                &format!(
+                    "SELECT {} FROM messages WHERE id = ?1",
+                    crate::MESSAGE_COLUMNS
+                ),
+                [id.as_bytes().as_slice()],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn find_message_by_gateway_id(
+        &self,
+        gateway: &str,
+        gateway_message_id: &str,
+    ) -> Result<Option<MessageRecord>> {
+        let (gateway, gateway_message_id) = (gateway.to_owned(), gateway_message_id.to_owned());
+        self.read(move |conn| {
+            Ok(query_messages(
+                conn,
+                &format!(
+                    "SELECT {} FROM messages WHERE gateway = ?1 AND gateway_message_id = ?2",
+                    crate::MESSAGE_COLUMNS
+                ),
+                [gateway, gateway_message_id],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn messages_for_citizen(
+        &self,
+        phone: &PhoneNumber,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>> {
+        let key = crate::convert::phone_key(phone);
+        self.read(move |conn| {
+            let mut newest_first = query_messages(
+                conn,
+                &format!(
+                    "SELECT {} FROM messages WHERE citizen_phone = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2",
+                    crate::MESSAGE_COLUMNS
+                ),
+                params![key, limit],
+            )?;
+            newest_first.reverse();
+            Ok(newest_first)
+        })
+        .await
+    }
+
+    async fn messages_for_interaction(&self, id: uuid::Uuid) -> Result<Vec<MessageRecord>> {
+        self.read(move |conn| {
+            query_messages(
+                conn,
+                &format!(
+                    "SELECT {} FROM messages WHERE interaction_id = ?1 ORDER BY created_at, id",
+                    crate::MESSAGE_COLUMNS
+                ),
+                [id.as_bytes().as_slice()],
+            )
+        })
+        .await
+    }
+
+    async fn due_outbound(&self, now: Timestamp, limit: u32) -> Result<Vec<MessageRecord>> {
+        self.read(move |conn| {
+            query_messages(
+                conn,
+                &format!(
+                    "SELECT {} FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+                    crate::MESSAGE_COLUMNS
+                ),
+                params![now.millis(), limit],
+            )
+        })
+        .await
+    }
+
+    async fn next_outbound_due(&self) -> Result<Option<Timestamp>> {
+        self.read(|conn| {
+            let next: Option<i64> = conn.query_row(
+                "SELECT MIN(next_attempt_at) FROM messages WHERE next_attempt_at IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )?;
+            next.map(Timestamp::from_millis)
+                .transpose()
+                .map_err(Into::into)
+        })
+        .await
+    }
+
+    async fn update_delivery(&self, id: uuid::Uuid, update: &DeliveryUpdate) -> Result<()> {
+        let u = update.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE messages SET status = ?2, gateway_message_id = COALESCE(?3, gateway_message_id), attempts = ?4, next_attempt_at = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    id.as_bytes().as_slice(),
+                    u.status,
+                    u.gateway_message_id,
+                    u.attempts,
+                    u.next_attempt_at.map(Timestamp::millis),
+                    u.last_error,
+                    u.at.millis()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_status_by_gateway_id(
+        &self,
+        gateway_message_id: &str,
+        status: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let (gateway_message_id, status) = (gateway_message_id.to_owned(), status.to_owned());
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE messages SET status = ?2, updated_at = ?3 WHERE direction = 'outbound' AND gateway_message_id = ?1",
+                params![gateway_message_id, status, at.millis()],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn set_opt_out(&self, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> Result<()> {
+        let key = crate::convert::phone_key(phone);
+        self.write(move |conn| {
+            if opted_out {
+                conn.execute(
+                    "INSERT INTO opt_outs (citizen_phone, at) VALUES (?1, ?2) ON CONFLICT (citizen_phone) DO NOTHING",
+                    params![key, at.millis()],
+                )?;
+            } else {
+                conn.execute("DELETE FROM opt_outs WHERE citizen_phone = ?1", [key])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
+        let key = crate::convert::phone_key(phone);
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM opt_outs WHERE citizen_phone = ?1",
+                    [key],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
         })
         .await
     }

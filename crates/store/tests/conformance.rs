@@ -88,6 +88,7 @@ conformance!(
     a_bulk_load_defers_and_rebuilds_indexes,
     an_interrupted_bulk_load_is_repaired_at_the_next_open,
     counts_per_interval_match_the_records,
+    messages_are_idempotent_threaded_and_an_outbox,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -155,6 +156,171 @@ async fn a_recorded_consultation_reads_back_identically(store: &AnyStore) {
             .is_none()
     );
     assert_eq!(store.count_consultations().await.expect("count"), 1);
+}
+
+fn message(
+    n: u8,
+    direction: dasan_store::Direction,
+    gateway_id: Option<&str>,
+) -> dasan_store::MessageRecord {
+    let at = ts("2026-11-28T10:00:00+09:00");
+    dasan_store::MessageRecord {
+        id: uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(n)),
+        gateway: "twilio".into(),
+        gateway_message_id: gateway_id.map(str::to_owned),
+        direction,
+        citizen_phone: PhoneNumber::parse("010-2222-1200").expect("phone"),
+        center_number: "+8212".into(),
+        body: format!("문자 {n}"),
+        media_json: "[]".into(),
+        interaction_id: None,
+        status: "received".into(),
+        kind: "sms".into(),
+        cost_won: 0,
+        attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+        created_at: Timestamp::from_millis(at.millis() + i64::from(n) * 1000).expect("time"),
+        updated_at: at,
+    }
+}
+
+async fn messages_are_idempotent_threaded_and_an_outbox(store: &AnyStore) {
+    use dasan_store::{DeliveryUpdate, Direction};
+    let thread = uuid::Uuid::now_v7();
+    let mut first = message(1, Direction::Inbound, Some("SM1"));
+    first.interaction_id = Some(thread);
+    assert!(store.insert_message(&first).await.expect("insert"));
+    // The gateway retries the same webhook: recognised, nothing changes.
+    let mut retry = message(2, Direction::Inbound, Some("SM1"));
+    retry.body = "다른 내용".into();
+    assert!(!store.insert_message(&retry).await.expect("retry"));
+    assert_eq!(
+        store.find_message(first.id).await.expect("find"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .find_message_by_gateway_id("twilio", "SM1")
+            .await
+            .expect("find"),
+        Some(first.clone())
+    );
+    assert!(store.find_message(retry.id).await.expect("find").is_none());
+
+    // An outbound reply waits in the outbox until it is due.
+    let mut reply = message(3, Direction::Outbound, None);
+    reply.gateway = "outbound".into();
+    reply.interaction_id = Some(thread);
+    reply.status = "queued".into();
+    reply.next_attempt_at = Some(ts("2026-11-28T10:00:05+09:00"));
+    reply.cost_won = 20;
+    assert!(store.insert_message(&reply).await.expect("insert"));
+    let mut other = message(4, Direction::Outbound, None);
+    other.gateway = "outbound".into();
+    other.status = "queued".into();
+    other.next_attempt_at = Some(ts("2026-11-28T11:00:00+09:00"));
+    assert!(
+        store
+            .insert_message(&other)
+            .await
+            .expect("two outbound without ids coexist")
+    );
+    assert_eq!(
+        store.next_outbound_due().await.expect("next"),
+        reply.next_attempt_at
+    );
+    assert!(
+        store
+            .due_outbound(ts("2026-11-28T10:00:04+09:00"), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let due = store
+        .due_outbound(ts("2026-11-28T10:30:00+09:00"), 10)
+        .await
+        .expect("due");
+    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![reply.id]);
+    store
+        .update_delivery(
+            reply.id,
+            &DeliveryUpdate {
+                status: "sent".into(),
+                gateway_message_id: Some("GW-9".into()),
+                attempts: 1,
+                next_attempt_at: None,
+                last_error: None,
+                at: ts("2026-11-28T10:00:06+09:00"),
+            },
+        )
+        .await
+        .expect("sent");
+    assert!(
+        store
+            .due_outbound(ts("2026-11-28T10:30:00+09:00"), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert!(
+        store
+            .set_status_by_gateway_id("GW-9", "delivered", ts("2026-11-28T10:00:09+09:00"))
+            .await
+            .expect("report")
+    );
+    assert!(
+        !store
+            .set_status_by_gateway_id("GW-unknown", "delivered", ts("2026-11-28T10:00:09+09:00"))
+            .await
+            .expect("report")
+    );
+
+    let thread_messages = store
+        .messages_for_interaction(thread)
+        .await
+        .expect("thread");
+    assert_eq!(thread_messages.len(), 2);
+    assert_eq!(thread_messages[0].id, first.id, "oldest first");
+    assert_eq!(thread_messages[1].status, "delivered");
+    assert_eq!(
+        thread_messages[1].gateway_message_id.as_deref(),
+        Some("GW-9")
+    );
+    assert_eq!(thread_messages[1].attempts, 1);
+    let citizen = PhoneNumber::parse("010-2222-1200").expect("phone");
+    assert_eq!(
+        store
+            .messages_for_citizen(&citizen, 10)
+            .await
+            .expect("citizen")
+            .len(),
+        3
+    );
+    let newest_two = store
+        .messages_for_citizen(&citizen, 2)
+        .await
+        .expect("citizen");
+    assert_eq!(
+        newest_two.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![reply.id, other.id]
+    );
+
+    assert!(!store.is_opted_out(&citizen).await.expect("opt-out"));
+    store
+        .set_opt_out(&citizen, true, ts("2026-11-28T10:01:00+09:00"))
+        .await
+        .expect("opt out");
+    store
+        .set_opt_out(&citizen, true, ts("2026-11-28T10:02:00+09:00"))
+        .await
+        .expect("twice is fine");
+    assert!(store.is_opted_out(&citizen).await.expect("opt-out"));
+    store
+        .set_opt_out(&citizen, false, ts("2026-11-28T10:03:00+09:00"))
+        .await
+        .expect("opt in");
+    assert!(!store.is_opted_out(&citizen).await.expect("opt-out"));
 }
 
 async fn counts_per_interval_match_the_records(store: &AnyStore) {
