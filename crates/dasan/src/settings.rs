@@ -26,6 +26,26 @@ struct FileSettings {
     db: Option<String>,
     listen: Option<String>,
     time_zone: Option<String>,
+    /// The URL gateways reach the center at (webhook signatures cover it).
+    public_url: Option<String>,
+    sms: Option<SmsFile>,
+}
+
+/// `[sms]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsFile {
+    twilio_auth_token: Option<String>,
+    native_secret: Option<String>,
+    outbound_url: Option<String>,
+    center_number: Option<String>,
+    thread_window_minutes: Option<u32>,
+    auto_ack: Option<String>,
+    sms_max_bytes: Option<usize>,
+    lms_max_bytes: Option<usize>,
+    cost_sms_won: Option<i64>,
+    cost_lms_won: Option<i64>,
+    cost_mms_won: Option<i64>,
 }
 
 /// Flags shared by every command that touches data.
@@ -47,6 +67,8 @@ pub struct Settings {
     pub db: DatabaseUrl,
     pub listen: SocketAddr,
     pub time_zone: Tz,
+    /// The SMS edge (its Debug hides the secrets).
+    pub sms: dasan_web::sms::SmsConfig,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -56,6 +78,7 @@ impl fmt::Debug for Settings {
             .field("db", &self.db)
             .field("listen", &self.listen)
             .field("time_zone", &self.time_zone.name())
+            .field("sms", &self.sms)
             .finish()
     }
 }
@@ -91,12 +114,60 @@ impl Settings {
         let time_zone: Tz = zone.parse().map_err(|_| {
             anyhow::anyhow!("unknown time zone `{zone}` (expected an IANA name such as Asia/Seoul)")
         })?;
+        let sms = sms_settings(file.public_url, file.sms.unwrap_or_default())?;
         Ok(Settings {
             db,
             listen,
             time_zone,
+            sms,
         })
     }
+}
+
+/// The SMS edge: the file's `[sms]`, then `DASAN_SMS_*` / `DASAN_PUBLIC_URL`
+/// from the environment.
+fn sms_settings(
+    public_url: Option<String>,
+    file: SmsFile,
+) -> anyhow::Result<dasan_web::sms::SmsConfig> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = dasan_web::sms::SmsConfig::new();
+    config.twilio_auth_token = env("DASAN_SMS_TWILIO_AUTH_TOKEN").or(file.twilio_auth_token);
+    config.native_secret = env("DASAN_SMS_NATIVE_SECRET").or(file.native_secret);
+    config.public_url = env("DASAN_PUBLIC_URL").or(public_url);
+    config.outbound_url = env("DASAN_SMS_OUTBOUND_URL").or(file.outbound_url);
+    config.auto_ack = env("DASAN_SMS_AUTO_ACK").or(file.auto_ack);
+    if let Some(number) = env("DASAN_SMS_CENTER_NUMBER").or(file.center_number) {
+        config.center_number = number;
+    }
+    if let Some(minutes) = file.thread_window_minutes {
+        config.thread_window_millis = i64::from(minutes) * 60_000;
+    }
+    if let Some(bytes) = file.sms_max_bytes {
+        config.sms_max_bytes = bytes;
+    }
+    if let Some(bytes) = file.lms_max_bytes {
+        config.lms_max_bytes = bytes;
+    }
+    config.cost_sms_won = file.cost_sms_won.unwrap_or(config.cost_sms_won);
+    config.cost_lms_won = file.cost_lms_won.unwrap_or(config.cost_lms_won);
+    config.cost_mms_won = file.cost_mms_won.unwrap_or(config.cost_mms_won);
+    if let Some(url) = &config.outbound_url
+        && !url.starts_with("http://")
+    {
+        bail!(
+            "the SMS outbound URL must be http:// (reach an https gateway through a local TLS proxy): {url}"
+        );
+    }
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("the public URL must start with http:// or https://: {url}");
+    }
+    if config.sms_max_bytes == 0 || config.lms_max_bytes < config.sms_max_bytes {
+        bail!("[sms] sms_max_bytes must be at least 1 and lms_max_bytes at least as large");
+    }
+    Ok(config)
 }
 
 fn load_file(explicit: Option<&PathBuf>) -> anyhow::Result<FileSettings> {

@@ -218,6 +218,7 @@ fn queue_one(state: &AppState, n: usize) {
     state
         .floor
         .add_interaction(NewInteraction {
+            id: None,
             channel: Channel::Voice,
             citizen_phone: PhoneNumber::parse(&format!("010-5{:03}-{:04}", n % 1000, n % 10_000))
                 .expect("phone"),

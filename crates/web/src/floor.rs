@@ -121,6 +121,9 @@ impl From<RouterError> for FloorError {
 /// What a channel edge hands in to queue a contact.
 #[derive(Debug, Clone)]
 pub struct NewInteraction {
+    /// The id to use (a text thread's id is chosen when its first message
+    /// is stored); a new one when `None`.
+    pub id: Option<Uuid>,
     pub channel: Channel,
     pub citizen_phone: PhoneNumber,
     /// The category the citizen chose (IVR menu, web form) or a guess.
@@ -170,6 +173,9 @@ struct Interaction {
     offer_deadline: Option<Timestamp>,
     answered_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
+    /// Text threads: messages either way so far, and when the last came.
+    messages: u32,
+    last_message_at: Option<Timestamp>,
 }
 
 /// An interaction as the API and the desktop show it.
@@ -190,6 +196,9 @@ pub struct InteractionView {
     pub offer_deadline: Option<String>,
     pub answered_at: Option<String>,
     pub ended_at: Option<String>,
+    /// Text threads: how many messages so far (the desktop reloads the
+    /// thread when it changes).
+    pub messages: u32,
 }
 
 /// What the desktop needs to write the consultation of a connected contact.
@@ -270,6 +279,8 @@ struct FloorState {
     agent_of: HashMap<Uuid, AgentKey>,
     interactions: HashMap<Uuid, Interaction>,
     by_contact: HashMap<ContactId, Uuid>,
+    /// The open text thread of each citizen (E.164).
+    text_thread_of: HashMap<String, Uuid>,
     /// Finished interactions, oldest first, kept an hour for lookups.
     finished: VecDeque<(Timestamp, Uuid)>,
     open: usize,
@@ -347,6 +358,7 @@ impl Floor {
             agent_of: HashMap::new(),
             interactions: HashMap::new(),
             by_contact: HashMap::new(),
+            text_thread_of: HashMap::new(),
             finished: VecDeque::new(),
             open: 0,
             next_contact: 1,
@@ -407,10 +419,19 @@ impl Floor {
             return Err(FloorError::Full("too many open interactions"));
         }
         let queue = self.queue_for(state, &new)?;
-        let id = Uuid::now_v7();
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        if state.interactions.contains_key(&id) {
+            return Err(FloorError::WrongState("already on the floor"));
+        }
         let contact = ContactId(state.next_contact);
         state.next_contact += 1;
         let now = crate::now();
+        let text = new.channel.is_text();
+        if text {
+            state
+                .text_thread_of
+                .insert(new.citizen_phone.e164().to_owned(), id);
+        }
         state.interactions.insert(
             id,
             Interaction {
@@ -428,6 +449,8 @@ impl Floor {
                 offer_deadline: None,
                 answered_at: None,
                 ended_at: None,
+                messages: u32::from(text),
+                last_message_at: text.then_some(now),
             },
         );
         state.by_contact.insert(contact, id);
@@ -440,7 +463,11 @@ impl Floor {
             priority: new.priority,
         };
         if let Err(error) = self.apply(state, event) {
-            state.interactions.remove(&id);
+            if let Some(removed) = state.interactions.remove(&id)
+                && state.text_thread_of.get(removed.citizen_phone.e164()) == Some(&id)
+            {
+                state.text_thread_of.remove(removed.citizen_phone.e164());
+            }
             state.by_contact.remove(&contact);
             state.open -= 1;
             state.queues[queue.index()].tally.offered -= 1;
@@ -697,6 +724,38 @@ impl Floor {
         }
     }
 
+    /// The citizen's open text thread, if its last message is recent
+    /// enough to continue it.
+    pub fn open_text_thread(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        window_millis: i64,
+    ) -> Option<Uuid> {
+        let state = self.lock();
+        let id = *state.text_thread_of.get(phone.e164())?;
+        let interaction = state.interactions.get(&id)?;
+        let open = !matches!(
+            interaction.state,
+            InteractionState::Completed | InteractionState::Abandoned
+        );
+        let last = interaction
+            .last_message_at
+            .unwrap_or(interaction.arrived_at);
+        (open && now.millis() - last.millis() <= window_millis).then_some(id)
+    }
+
+    /// A message joined (or left) a text thread: its screens update.
+    pub fn message_arrived(&self, id: Uuid, at: Timestamp) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let Some(interaction) = state.interactions.get_mut(&id) {
+            interaction.messages = interaction.messages.saturating_add(1);
+            interaction.last_message_at = Some(at);
+            self.publish(state);
+        }
+    }
+
     /// Interactions queued, offered or connected now.
     pub fn open_interactions(&self) -> usize {
         self.lock().open
@@ -796,6 +855,9 @@ impl FloorState {
             interaction.ended_at = Some(now);
             interaction.offer_deadline = None;
             self.by_contact.remove(&interaction.contact);
+            if self.text_thread_of.get(interaction.citizen_phone.e164()) == Some(&id) {
+                self.text_thread_of.remove(interaction.citizen_phone.e164());
+            }
             self.open -= 1;
             self.finished.push_back((now, id));
         }
@@ -873,6 +935,7 @@ impl FloorState {
             offer_deadline: i.offer_deadline.map(Timestamp::to_rfc3339),
             answered_at: i.answered_at.map(Timestamp::to_rfc3339),
             ended_at: i.ended_at.map(Timestamp::to_rfc3339),
+            messages: i.messages,
         }
     }
 

@@ -15,10 +15,12 @@ pub mod i18n;
 mod live;
 mod observability;
 pub mod openapi;
+mod outbox;
 mod pages;
 mod reference;
 mod reports;
 pub mod session;
+pub mod sms;
 mod statistics;
 
 use std::{future::Future, sync::Arc};
@@ -59,6 +61,10 @@ pub struct AppState {
     pub zone: Tz,
     /// The live routing floor (queues, agents, offers).
     pub floor: floor::Floor,
+    /// The SMS edge's settings (gateways, secrets, prices).
+    pub sms: Arc<sms::SmsConfig>,
+    /// Wakes the outbox when a message is queued.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -82,7 +88,20 @@ impl AppState {
             taxonomy,
             zone,
             floor,
+            sms: Arc::new(sms::SmsConfig::new()),
+            outbox: outbox::signal(),
         })
+    }
+
+    /// Sets up the SMS edge; with an outbound URL, starts the outbox that
+    /// delivers queued messages there. Call once, on a tokio runtime.
+    pub fn with_sms(mut self, config: sms::SmsConfig) -> Self {
+        let url = config.outbound_url.clone();
+        self.sms = Arc::new(config);
+        if let Some(url) = url {
+            tokio::spawn(outbox::run(self.clone(), url));
+        }
+        self
     }
 }
 
@@ -94,12 +113,14 @@ pub fn app(state: AppState) -> Router {
         .merge(statistics::routes())
         .merge(exports::routes())
         .merge(live::routes())
+        .merge(sms::api_routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
         .merge(reports::routes())
         .merge(session::routes())
         .merge(pages::routes())
+        .merge(sms::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs

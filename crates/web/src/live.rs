@@ -156,6 +156,7 @@ async fn create_interaction(
         ));
     }
     let view = state.floor.add_interaction(NewInteraction {
+        id: None,
         channel,
         citizen_phone,
         category,

@@ -319,6 +319,31 @@ fn live(common_errors: impl Fn(serde_json::Map<String, Value>) -> Value) -> (Val
                     ("422".to_owned(), error_response("Invalid form")),
                 ]))
             }},
+            "/api/v1/interactions/{id}/messages": {
+                "get": {
+                    "summary": "A text thread's messages, oldest first (the handling agent, or supervisors and tokens; audited)",
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "{\"messages\": [Message]}"})),
+                        ("422".to_owned(), error_response("Not a text thread")),
+                    ]))
+                },
+                "post": {
+                    "summary": "Reply in a text thread: queued in the durable outbox and delivered to the SMS gateway (SMS up to 90 bytes, else LMS)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["body"], "properties": {"body": {"type": "string", "maxLength": 1000}}}}}},
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("202".to_owned(), json!({"description": "Queued: the message with status queued"})),
+                        ("422".to_owned(), error_response("Empty or too long")),
+                    ]))
+                }
+            },
+            "/api/v1/messages": {"get": {
+                "summary": "A citizen's text messages both ways (agent role or above; audited)",
+                "parameters": [{"name": "citizen_phone", "in": "query", "required": true, "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"messages\": [{id, interaction_id, direction, body, status, kind, cost_won, media, ...}]}"})),
+                    ("422".to_owned(), error_response("Invalid phone number")),
+                ]))
+            }},
             "/api/v1/desktop/state": {"get": {
                 "summary": "The signed-in agent's screen document (joins the floor the first time)",
                 "responses": common_errors(serde_json::Map::from_iter([

@@ -632,6 +632,8 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/desktop/presence",
         "/api/v1/wallboard",
         "/api/v1/wallboard/events",
+        "/api/v1/interactions/{id}/messages",
+        "/api/v1/messages",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

@@ -187,6 +187,7 @@ async fn demo_traffic(state: dasan_web::AppState, seconds: u64) {
         };
         let category = dasan_core::CategoryCode::parse(earlier.category.top_level()).ok();
         let added = state.floor.add_interaction(NewInteraction {
+            id: None,
             channel,
             citizen_phone: earlier.citizen_phone.clone(),
             category,

@@ -26,7 +26,8 @@ pub async fn serve(
     let store = super::open_center_store(settings).await?;
     let state = AppState::load(store, settings.time_zone)
         .await
-        .context("cannot load reference data")?;
+        .context("cannot load reference data")?
+        .with_sms(settings.sms.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -1,0 +1,766 @@
+//! The SMS edge end to end on loopback: signed webhooks (Twilio-style and
+//! native) stored idempotently and threaded on the floor, replies through the
+//! outbox to a real HTTP gateway stand-in that goes down and comes back,
+//! delivery reports, opt-outs, and every refusal.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode, header},
+    routing::post,
+};
+use dasan_core::{Role, time::SEOUL};
+use dasan_store::{AnyStore, DatabaseUrl, SessionRecord, Store};
+use dasan_web::{
+    AppState, app, auth,
+    floor::FloorConfig,
+    session::create_user,
+    sms::{SmsConfig, native_signature, twilio_signature},
+};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TOKEN: &str = "twilio-auth-token";
+const NATIVE: &str = "native-secret";
+const PUBLIC: &str = "https://center.example";
+
+/// The gateway stand-in: answers 503 while `down`, else 200 with its own id
+/// for the message; remembers every POST it answered 200.
+#[derive(Default)]
+struct Gateway {
+    down: bool,
+    accepted: Vec<Value>,
+    refused: usize,
+}
+
+async fn start_gateway() -> (SocketAddr, Arc<Mutex<Gateway>>) {
+    let gateway = Arc::new(Mutex::new(Gateway {
+        down: true,
+        ..Gateway::default()
+    }));
+    let shared = gateway.clone();
+    let app = Router::new().route(
+        "/send",
+        post(move |body: axum::body::Bytes| {
+            let shared = shared.clone();
+            async move {
+                let mut gateway = shared.lock().expect("gateway");
+                if gateway.down {
+                    gateway.refused += 1;
+                    return (StatusCode::SERVICE_UNAVAILABLE, String::new());
+                }
+                let message: Value = serde_json::from_slice(&body).expect("JSON from Dasan");
+                let id = format!("GW-{}", gateway.accepted.len() + 1);
+                gateway.accepted.push(message);
+                (StatusCode::OK, json!({ "id": id }).to_string())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, gateway)
+}
+
+struct Center {
+    app: Router,
+    store: AnyStore,
+    admin: String,
+    agent_cookie: String,
+    other_cookie: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn center(gateway: Option<SocketAddr>) -> Center {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+        .await
+        .expect("store");
+    let issued = auth::issue_token(Role::Admin, "gateway tests").expect("token");
+    store
+        .create_token(&issued.record, &issued.secret_hash)
+        .await
+        .expect("token");
+    let mut sessions = Vec::new();
+    for name in ["lee", "park"] {
+        let user = create_user(&store, name, name, Role::Agent, "a long password")
+            .await
+            .expect("user");
+        store
+            .create_session(&SessionRecord {
+                id_hash: auth::hash_secret(&format!("cookie-{name}")),
+                user_id: user.id,
+                csrf_token: format!("csrf-{name}"),
+                expires_at: dasan_core::Timestamp::parse_rfc3339("2099-01-01T00:00:00Z")
+                    .expect("time"),
+            })
+            .await
+            .expect("session");
+        sessions.push(format!("cookie-{name}"));
+    }
+    let mut sms = SmsConfig::new();
+    sms.twilio_auth_token = Some(TOKEN.into());
+    sms.native_secret = Some(NATIVE.into());
+    sms.public_url = Some(PUBLIC.into());
+    sms.outbound_url = gateway.map(|a| format!("http://{a}/send"));
+    sms.retry_base_millis = 20;
+    sms.retry_max_millis = 100;
+    let config = FloorConfig {
+        offer_timeout_millis: 600_000,
+        ..FloorConfig::default()
+    };
+    let state = AppState::load_with(store.clone(), SEOUL, config)
+        .await
+        .expect("state")
+        .with_sms(sms);
+    Center {
+        app: app(state),
+        store,
+        admin: issued.secret,
+        agent_cookie: sessions[0].clone(),
+        other_cookie: sessions[1].clone(),
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn call(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn form(params: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(params).expect("form")
+}
+
+/// A Twilio-style webhook, signed with `token` over the public URL.
+async fn twilio(
+    center: &Center,
+    path: &str,
+    params: &[(&str, &str)],
+    token: Option<&str>,
+) -> Reply {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let mut request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "internal:8120");
+    if let Some(token) = token {
+        request = request.header(
+            "x-twilio-signature",
+            twilio_signature(token, &format!("{PUBLIC}{path}"), &owned),
+        );
+    }
+    call(
+        &center.app,
+        request.body(Body::from(form(params))).expect("request"),
+    )
+    .await
+}
+
+fn sms<'a>(sid: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("MessageSid", sid),
+        ("From", "010-2222-1200"),
+        ("To", "+8212120"),
+        ("Body", body),
+        ("NumMedia", "0"),
+    ]
+}
+
+async fn api(center: &Center, method: &str, uri: &str, body: Option<Value>) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {}", center.admin));
+    let body = match body {
+        Some(value) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(value.to_string())
+        }
+        None => Body::empty(),
+    };
+    call(&center.app, request.body(body).expect("request")).await
+}
+
+async fn as_agent(
+    center: &Center,
+    cookie: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, format!("dasan_session={cookie}"))
+        .header("x-csrf-token", cookie.replace("cookie-", "csrf-"));
+    let body = match body {
+        Some(value) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(value.to_string())
+        }
+        None => Body::empty(),
+    };
+    call(&center.app, request.body(body).expect("request")).await
+}
+
+async fn messages(center: &Center) -> Vec<Value> {
+    let reply = api(
+        center,
+        "GET",
+        "/api/v1/messages?citizen_phone=010-2222-1200",
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()["messages"].as_array().expect("list").clone()
+}
+
+/// Polls `condition` (bounded: a wait for background work, not a timing
+/// assertion).
+async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_texts_are_stored_once_and_threaded() {
+    let center = center(None).await;
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM1", "N26 버스 노선이 궁금합니다"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body.contains("<Response>"));
+    let stored = messages(&center).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["direction"], "inbound");
+    assert_eq!(stored[0]["body"], "N26 버스 노선이 궁금합니다");
+    let thread = stored[0]["interaction_id"]
+        .as_str()
+        .expect("threaded")
+        .to_owned();
+    let interaction = api(
+        &center,
+        "GET",
+        &format!("/api/v1/interactions/{thread}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(interaction["channel"], "sms");
+    assert_eq!(
+        interaction["category"], "transport",
+        "suggested from the words"
+    );
+    assert_eq!(interaction["queue"], "sms/transport");
+    assert_eq!(interaction["state"], "queued");
+
+    // The gateway retries the same webhook: acknowledged, not duplicated.
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM1", "N26 버스 노선이 궁금합니다"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(messages(&center).await.len(), 1);
+    // A second text joins the open thread.
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM2", "막차 시간도요"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let stored = messages(&center).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1]["interaction_id"], thread.as_str());
+    let interaction = api(
+        &center,
+        "GET",
+        &format!("/api/v1/interactions/{thread}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(interaction["messages"], 2);
+
+    // Unsigned, wrongly signed or signed for another URL: refused, nothing stored.
+    for token in [None, Some("wrong-token")] {
+        let reply = twilio(&center, "/webhooks/sms/twilio", &sms("SM3", "위조"), token).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+        assert_eq!(reply.json()["error"]["code"], "bad_signature");
+    }
+    let mut tampered = Request::post("/webhooks/sms/twilio")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            twilio_signature(
+                TOKEN,
+                &format!("{PUBLIC}/webhooks/sms/twilio"),
+                &[("Body".into(), "원래".into())],
+            ),
+        )
+        .body(Body::from(form(&[("Body", "바뀐 내용")])))
+        .expect("request");
+    tampered
+        .headers_mut()
+        .insert(header::HOST, "internal".parse().expect("host"));
+    assert_eq!(
+        call(&center.app, tampered).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(messages(&center).await.len(), 2);
+
+    // Signed but malformed: a clear 4xx each, nothing stored.
+    let long = "가".repeat(2001);
+    let cases: Vec<(Vec<(&str, &str)>, StatusCode)> = vec![
+        (
+            vec![("MessageSid", "SM4"), ("From", "12"), ("Body", "x")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("MessageSid", "SM5"),
+                ("From", "010-2222-1200"),
+                ("Body", long.as_str()),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("MessageSid", "SM6"),
+                ("From", "010-2222-1200"),
+                ("Body", "x"),
+                ("NumMedia", "many"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("MessageSid", "SM7"),
+                ("From", "010-2222-1200"),
+                ("NumMedia", "1"),
+                ("MediaUrl0", "https://gw.example/m/1"),
+                ("MediaContentType0", "application/pdf"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("MessageSid", "SM8"),
+                ("From", "010-2222-1200"),
+                ("NumMedia", "1"),
+                ("MediaUrl0", "file:///etc/passwd"),
+                ("MediaContentType0", "image/png"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![("From", "010-2222-1200"), ("Body", "no id")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("MessageSid", "SM9"),
+                ("From", "010-2222-1200"),
+                ("Body", ""),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (params, status) in cases {
+        let reply = twilio(&center, "/webhooks/sms/twilio", &params, Some(TOKEN)).await;
+        assert_eq!(reply.status, status, "{params:?}: {}", reply.body);
+        assert!(reply.json()["error"]["code"].is_string());
+    }
+    assert_eq!(messages(&center).await.len(), 2);
+
+    // MMS with a photo: stored with its media, on an MMS thread of its own
+    // number.
+    let mms = [
+        ("MessageSid", "MM1"),
+        ("From", "010-3333-1200"),
+        ("Body", "보도블럭이 깨졌어요"),
+        ("NumMedia", "1"),
+        ("MediaUrl0", "https://gw.example/media/1.jpg"),
+        ("MediaContentType0", "image/jpeg"),
+    ];
+    let reply = twilio(&center, "/webhooks/sms/twilio", &mms, Some(TOKEN)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = api(
+        &center,
+        "GET",
+        "/api/v1/messages?citizen_phone=01033331200",
+        None,
+    )
+    .await;
+    let mms = &reply.json()["messages"][0];
+    assert_eq!(mms["kind"], "mms");
+    assert_eq!(mms["media"][0]["content_type"], "image/jpeg");
+
+    // The native JSON webhook: signed over the raw body.
+    let body =
+        json!({"id": "N-1", "from": "010-4444-1200", "to": "120", "body": "쓰레기 수거 문의"})
+            .to_string();
+    let native = |body: String, signature: String| {
+        Request::post("/webhooks/sms/native")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-dasan-signature", signature)
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let reply = call(
+        &center.app,
+        native(body.clone(), native_signature(NATIVE, body.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["duplicate"], false);
+    let reply = call(
+        &center.app,
+        native(body.clone(), native_signature(NATIVE, body.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.json()["duplicate"], true);
+    let reply = call(
+        &center.app,
+        native(body.clone(), native_signature("other", body.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let broken = "{\"id\":".to_owned();
+    let reply = call(
+        &center.app,
+        native(broken.clone(), native_signature(NATIVE, broken.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let odd = json!({"id": "N-2", "from": "010-4444-1200", "colour": "red"}).to_string();
+    let reply = call(
+        &center.app,
+        native(odd.clone(), native_signature(NATIVE, odd.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Opt-out words are honoured and do not open a contact.
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &[
+            ("MessageSid", "SM10"),
+            ("From", "010-5555-1200"),
+            ("Body", "수신 거부"),
+        ],
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let citizen = dasan_core::PhoneNumber::parse("010-5555-1200").expect("phone");
+    assert!(center.store.is_opted_out(&citizen).await.expect("opt-out"));
+    let reply = api(
+        &center,
+        "GET",
+        "/api/v1/messages?citizen_phone=010-5555-1200",
+        None,
+    )
+    .await;
+    assert!(reply.json()["messages"][0]["interaction_id"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reach_the_gateway_exactly_once_across_an_outage() {
+    let (gateway_address, gateway) = start_gateway().await;
+    let center = center(Some(gateway_address)).await;
+    // The agent is available: the text is offered and accepted.
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        "/api/v1/desktop/presence",
+        Some(json!({"presence":"available"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM1", "수도 요금이 많이 나왔어요"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let thread = messages(&center).await[0]["interaction_id"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    let screen = as_agent(
+        &center,
+        &center.agent_cookie,
+        "GET",
+        "/api/v1/desktop/state",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(screen["offer"]["id"], thread.as_str());
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        &format!("/api/v1/interactions/{thread}/accept"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    // Another agent can neither read nor answer the thread.
+    desktop_join(&center, &center.other_cookie).await;
+    for (method, body) in [("GET", None), ("POST", Some(json!({"body":"x"})))] {
+        let reply = as_agent(
+            &center,
+            &center.other_cookie,
+            method,
+            &format!("/api/v1/interactions/{thread}/messages"),
+            body,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method}");
+    }
+
+    // The gateway is down: the reply is accepted, kept and retried.
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        &format!("/api/v1/interactions/{thread}/messages"),
+        Some(json!({"body":"확인해 보겠습니다."})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let sent = reply.json();
+    assert_eq!(
+        (sent["kind"].as_str(), sent["cost_won"].as_i64()),
+        (Some("sms"), Some(20))
+    );
+    eventually("three refused attempts", async || {
+        gateway.lock().expect("gateway").refused >= 3
+    })
+    .await;
+    let thread_view = as_agent(
+        &center,
+        &center.agent_cookie,
+        "GET",
+        &format!("/api/v1/interactions/{thread}/messages"),
+        None,
+    )
+    .await
+    .json();
+    let outbound = &thread_view["messages"][1];
+    assert_eq!(outbound["status"], "retrying");
+    assert!(outbound["attempts"].as_i64() >= Some(3));
+
+    // Back up: delivered once, with the message's stable id.
+    gateway.lock().expect("gateway").down = false;
+    eventually("the reply sent", async || {
+        messages(&center)
+            .await
+            .iter()
+            .any(|m| m["direction"] == "outbound" && m["status"] == "sent")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let gateway = gateway.lock().expect("gateway");
+        assert_eq!(
+            gateway.accepted.len(),
+            1,
+            "sent exactly once: {:?}",
+            gateway.accepted
+        );
+        let delivered = &gateway.accepted[0];
+        assert_eq!(delivered["id"], sent["id"]);
+        assert_eq!(delivered["to"], "+821022221200");
+        assert_eq!(delivered["body"], "확인해 보겠습니다.");
+    }
+
+    // The delivery report moves the status on.
+    let report = [("MessageSid", "GW-1"), ("MessageStatus", "delivered")];
+    let reply = twilio(&center, "/webhooks/sms/twilio/status", &report, Some(TOKEN)).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let outbound: Vec<Value> = messages(&center)
+        .await
+        .into_iter()
+        .filter(|m| m["direction"] == "outbound")
+        .collect();
+    assert_eq!(outbound[0]["status"], "delivered");
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio/status",
+        &[("MessageSid", "GW-404"), ("MessageStatus", "delivered")],
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio/status",
+        &[("MessageSid", "GW-1"), ("MessageStatus", "exploded")],
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A long reply goes as LMS at the LMS price; an empty or huge one is refused.
+    let long = "수도 요금 감면 대상과 신청 방법을 안내해 드립니다. ".repeat(4);
+    let reply = api(
+        &center,
+        "POST",
+        &format!("/api/v1/interactions/{thread}/messages"),
+        Some(json!({"body": long})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(
+        (
+            reply.json()["kind"].as_str(),
+            reply.json()["cost_won"].as_i64()
+        ),
+        (Some("lms"), Some(50))
+    );
+    for body in [
+        json!({"body":"   "}),
+        json!({"body": "가".repeat(1001)}),
+        json!({"text":"x"}),
+    ] {
+        let reply = api(
+            &center,
+            "POST",
+            &format!("/api/v1/interactions/{thread}/messages"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+    }
+    eventually("the LMS sent", async || {
+        gateway.lock().expect("gateway").accepted.len() == 2
+    })
+    .await;
+
+    // The agent closes the thread with its consultation.
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        &format!("/api/v1/interactions/{thread}/complete"),
+        Some(json!({"category":"water.bill","summary":"요금 감면 안내","outcome":"answered"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.json()["channel"], "sms");
+
+    // An opted-out citizen is sent nothing.
+    let citizen = dasan_core::PhoneNumber::parse("010-2222-1200").expect("phone");
+    center
+        .store
+        .set_opt_out(
+            &citizen,
+            true,
+            dasan_core::Timestamp::from_millis(0).expect("time"),
+        )
+        .await
+        .expect("opt out");
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM2", "또 문의합니다"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let second = messages(&center)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m["direction"] == "inbound")
+        .expect("inbound");
+    let new_thread = second["interaction_id"]
+        .as_str()
+        .expect("a new thread")
+        .to_owned();
+    assert_ne!(new_thread, thread, "a closed thread is not reopened");
+    let reply = api(
+        &center,
+        "POST",
+        &format!("/api/v1/interactions/{new_thread}/messages"),
+        Some(json!({"body":"안내"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    eventually("the opted-out reply settled", async || {
+        messages(&center)
+            .await
+            .iter()
+            .any(|m| m["status"] == "opted_out")
+    })
+    .await;
+    assert_eq!(
+        gateway.lock().expect("gateway").accepted.len(),
+        2,
+        "nothing sent to an opted-out number"
+    );
+}
+
+async fn desktop_join(center: &Center, cookie: &str) {
+    let reply = as_agent(center, cookie, "GET", "/api/v1/desktop/state", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
