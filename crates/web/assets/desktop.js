@@ -17,6 +17,10 @@
   let offerShown = null;
   let contactShown = null;
   let historyFor = null;
+  // Which open contact the agent looks at (text agents hold several).
+  let activeId = null;
+  let threadShown = { id: null, version: -1 };
+  const textChannels = ["sms", "mms", "web", "open311"];
 
   function text(el, value) {
     el.textContent = value == null ? "" : String(value);
@@ -110,8 +114,14 @@
     }
     tick();
 
-    // The contact being handled: details, history and the form.
-    const contact = next.contacts && next.contacts[0];
+    // The contact being handled: details, history and the form. With
+    // several (text threads), buttons switch between them.
+    const contacts = next.contacts || [];
+    if (!contacts.some((c) => c.id === activeId)) {
+      activeId = contacts.length ? contacts[0].id : null;
+    }
+    renderTabs(contacts);
+    const contact = contacts.find((c) => c.id === activeId);
     $("contact").hidden = !contact;
     if (contact) {
       if (contactShown !== contact.id) {
@@ -125,7 +135,15 @@
         toggleDepartment();
         text($("form-error"), "");
         loadHistory(contact.citizen_phone);
-        $("category").focus();
+        const isText = textChannels.includes(contact.channel);
+        $("thread").hidden = !isText;
+        threadShown = { id: null, version: -1 };
+        (isText ? $("reply") : $("category")).focus();
+      }
+      if (textChannels.includes(contact.channel) &&
+          (threadShown.id !== contact.id || threadShown.version !== contact.thread_version)) {
+        threadShown = { id: contact.id, version: contact.thread_version };
+        loadThread(contact.id);
       }
     } else {
       contactShown = null;
@@ -137,6 +155,81 @@
       $("ready").focus();
     }
   }
+
+  function renderTabs(contacts) {
+    const tabs = $("contact-tabs");
+    tabs.hidden = contacts.length < 2;
+    tabs.replaceChildren();
+    if (contacts.length < 2) return;
+    contacts.forEach((c, i) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("aria-pressed", String(c.id === activeId));
+      text(button, (i + 1) + ". " + t("channel." + c.channel) + " " + c.citizen_phone_display);
+      button.addEventListener("click", () => {
+        activeId = c.id;
+        contactShown = null;
+        render(screen);
+      });
+      tabs.append(button);
+    });
+  }
+
+  async function loadThread(id) {
+    const list = $("thread-messages");
+    try {
+      const data = await api("GET", "/api/v1/interactions/" + id + "/messages");
+      if (activeId !== id) return;
+      list.replaceChildren();
+      for (const m of data.messages) {
+        const li = document.createElement("li");
+        li.className = m.direction;
+        const who = document.createElement("small");
+        text(who, t("message." + m.direction) + " · " + time(m.created_at) +
+          (m.direction === "outbound" ? " · " + t("message.status." + m.status) : ""));
+        const body = document.createElement("span");
+        text(body, m.body);
+        li.append(who, body);
+        for (const [i, media] of (m.media || []).entries()) {
+          const link = document.createElement("a");
+          link.href = media.url;
+          link.rel = "noopener noreferrer";
+          link.target = "_blank";
+          text(link, t("message.media") + " " + (i + 1));
+          li.append(document.createElement("br"), link);
+        }
+        list.append(li);
+      }
+      list.scrollTop = list.scrollHeight;
+    } catch (e) {
+      text($("reply-error"), t("desktop.reply_failed") + " " + e.message);
+    }
+  }
+
+  function replySize() {
+    let bytes = 0;
+    for (const ch of $("reply").value) bytes += ch.charCodeAt(0) < 128 ? 1 : 2;
+    text($("reply-size"), bytes + " " + t("desktop.bytes") + " · " + (bytes <= 90 ? "SMS" : "LMS"));
+  }
+  $("reply").addEventListener("input", replySize);
+
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = $("reply").value.trim();
+    if (!body || !activeId) return;
+    $("send").disabled = true;
+    try {
+      await api("POST", "/api/v1/interactions/" + activeId + "/messages", { body });
+      $("reply").value = "";
+      replySize();
+      text($("reply-error"), "");
+    } catch (e) {
+      text($("reply-error"), t("desktop.reply_failed") + " " + e.message);
+    } finally {
+      $("send").disabled = false;
+      $("reply").focus();
+    }
+  });
 
   function waited(contact) {
     const arrived = Date.parse(contact.arrived_at);
@@ -200,7 +293,7 @@
 
   $("consultation-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const contact = screen && screen.contacts && screen.contacts[0];
+    const contact = screen && (screen.contacts || []).find((c) => c.id === activeId);
     if (!contact) return;
     const category = $("category").value.trim();
     const summary = $("summary").value.trim();

@@ -176,6 +176,8 @@ struct Interaction {
     /// Text threads: messages either way so far, and when the last came.
     messages: u32,
     last_message_at: Option<Timestamp>,
+    /// Changes whenever the thread does (a message, a delivery report).
+    thread_version: u32,
 }
 
 /// An interaction as the API and the desktop show it.
@@ -196,9 +198,11 @@ pub struct InteractionView {
     pub offer_deadline: Option<String>,
     pub answered_at: Option<String>,
     pub ended_at: Option<String>,
-    /// Text threads: how many messages so far (the desktop reloads the
-    /// thread when it changes).
+    /// Text threads: how many messages so far.
     pub messages: u32,
+    /// Text threads: changes with every message or delivery report (the
+    /// desktop reloads the thread when it does).
+    pub thread_version: u32,
 }
 
 /// What the desktop needs to write the consultation of a connected contact.
@@ -451,6 +455,7 @@ impl Floor {
                 ended_at: None,
                 messages: u32::from(text),
                 last_message_at: text.then_some(now),
+                thread_version: 0,
             },
         );
         state.by_contact.insert(contact, id);
@@ -745,13 +750,17 @@ impl Floor {
         (open && now.millis() - last.millis() <= window_millis).then_some(id)
     }
 
-    /// A message joined (or left) a text thread: its screens update.
-    pub fn message_arrived(&self, id: Uuid, at: Timestamp) {
+    /// A message joined a text thread (`new_message`), or one of its
+    /// messages changed (a delivery report): its screens update.
+    pub fn thread_changed(&self, id: Uuid, at: Timestamp, new_message: bool) {
         let mut guard = self.lock();
         let state = &mut *guard;
         if let Some(interaction) = state.interactions.get_mut(&id) {
-            interaction.messages = interaction.messages.saturating_add(1);
-            interaction.last_message_at = Some(at);
+            if new_message {
+                interaction.messages = interaction.messages.saturating_add(1);
+                interaction.last_message_at = Some(at);
+            }
+            interaction.thread_version = interaction.thread_version.wrapping_add(1);
             self.publish(state);
         }
     }
@@ -936,6 +945,7 @@ impl FloorState {
             answered_at: i.answered_at.map(Timestamp::to_rfc3339),
             ended_at: i.ended_at.map(Timestamp::to_rfc3339),
             messages: i.messages,
+            thread_version: i.thread_version,
         }
     }
 

@@ -149,6 +149,28 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "이 민원인의 상담 이력",
         "This citizen's history",
     ),
+    ("desktop.contacts", "응대 중인 상담", "Open contacts"),
+    ("desktop.thread", "문자 대화", "Text conversation"),
+    ("desktop.reply", "답장", "Reply"),
+    ("desktop.send", "보내기", "Send"),
+    ("desktop.bytes", "바이트", "bytes"),
+    (
+        "desktop.reply_failed",
+        "답장을 보내지 못했습니다:",
+        "The reply was not sent:",
+    ),
+    ("message.inbound", "민원인", "Citizen"),
+    ("message.outbound", "상담센터", "Center"),
+    ("message.media", "첨부 사진", "Attached photo"),
+    ("message.status.received", "받음", "received"),
+    ("message.status.queued", "발송 대기", "queued"),
+    ("message.status.retrying", "재시도 중", "retrying"),
+    ("message.status.sent", "발송됨", "sent"),
+    ("message.status.delivered", "전달됨", "delivered"),
+    ("message.status.read", "읽음", "read"),
+    ("message.status.failed", "발송 실패", "failed"),
+    ("message.status.undelivered", "전달 실패", "undelivered"),
+    ("message.status.opted_out", "수신 거부", "opted out"),
     (
         "desktop.no_history",
         "이전 상담이 없습니다.",
@@ -327,6 +349,107 @@ mod tests {
         }
         assert_eq!(t(Lang::En, "reports.title"), "Consultation reports");
         assert_eq!(t(Lang::Ko, "no.such.key"), "?");
+    }
+
+    /// Every key the code names exists: literal keys in the Rust pages and
+    /// the scripts, and each member of the families the scripts build from
+    /// data (`presence.` + a presence, ...).
+    #[test]
+    fn every_key_the_code_uses_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = Vec::new();
+        for dir in ["src", "assets"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
+                let path = entry.expect("entry").path();
+                // This file's own tests name a missing key on purpose.
+                let own = path.file_name().is_some_and(|n| n == "i18n.rs");
+                if !own && matches!(path.extension().and_then(|e| e.to_str()), Some("rs" | "js")) {
+                    sources.push(std::fs::read_to_string(&path).expect("source"));
+                }
+            }
+        }
+        let known: std::collections::HashSet<&str> = keys().collect();
+        let mut used = Vec::new();
+        for source in &sources {
+            for opener in [
+                "t(lang, \"",
+                "tx(\"",
+                "t(\"",
+                "t(Lang::Ko, \"",
+                "t(Lang::En, \"",
+            ] {
+                for (at, _) in source.match_indices(opener) {
+                    // A call of `t`/`tx` itself, not of `insert(`, `get(`...
+                    let before = source[..at].chars().next_back();
+                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                        continue;
+                    }
+                    let rest = &source[at + opener.len()..];
+                    let Some(end) = rest.find('"') else { continue };
+                    let key = &rest[..end];
+                    // A prefix the code completes at run time: checked below.
+                    if !key.ends_with('.') && !key.is_empty() && !key.contains(' ') {
+                        used.push(key.to_owned());
+                    }
+                }
+            }
+        }
+        assert!(used.len() > 50, "the scan found the keys ({})", used.len());
+        let families: [(&str, &[&str]); 6] = [
+            (
+                "presence.",
+                &[
+                    "offline",
+                    "available",
+                    "reserved",
+                    "busy",
+                    "wrap_up",
+                    "break",
+                ],
+            ),
+            (
+                "channel.",
+                &[
+                    "voice",
+                    "sms",
+                    "mms",
+                    "video",
+                    "web",
+                    "care_call",
+                    "open311",
+                ],
+            ),
+            (
+                "outcome.",
+                &["answered", "transferred", "callback", "dropped"],
+            ),
+            ("live.", &["connected", "reconnecting"]),
+            ("message.", &["inbound", "outbound"]),
+            (
+                "message.status.",
+                &[
+                    "received",
+                    "queued",
+                    "retrying",
+                    "sent",
+                    "delivered",
+                    "read",
+                    "failed",
+                    "undelivered",
+                    "opted_out",
+                ],
+            ),
+        ];
+        for (prefix, members) in families {
+            for member in members {
+                used.push(format!("{prefix}{member}"));
+            }
+        }
+        let missing: Vec<&String> = used
+            .iter()
+            .filter(|k| !known.contains(k.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "keys without messages: {missing:?}");
     }
 
     #[test]

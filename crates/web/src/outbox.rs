@@ -117,7 +117,7 @@ async fn deliver(state: &AppState, client: &HttpClient, url: &str, message: Mess
         return;
     }
     if let Some(thread) = message.interaction_id {
-        state.floor.message_arrived(thread, now);
+        state.floor.thread_changed(thread, now, false);
     }
 }
 

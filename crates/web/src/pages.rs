@@ -244,7 +244,7 @@ fn frame(
     )
 }
 
-const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}"#;
+const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}.thread{list-style:none;padding:0;max-height:20rem;overflow-y:auto}.thread li{margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;max-width:80%}.thread .inbound{background:#f6f8fa;border:1px solid #d0d7de}.thread .outbound{background:#ddf4ff;margin-left:auto}.thread small{display:block;color:#57606a}"#;
 
 async fn desktop(
     State(state): State<AppState>,
@@ -295,7 +295,7 @@ async fn desktop(
     let body = format!(
         r#"<section aria-labelledby="presence-h"><h2 id="presence-h">{presence_h}</h2><p class="presence">{presence_now} <strong id="presence" aria-live="polite">…</strong> <span id="presence-since" class="hint"></span></p><div role="group" aria-label="{presence_h}"><button type="button" id="go-available" data-presence="available">{available} (F2)</button><button type="button" id="go-break" data-presence="break">{break_} (F3)</button><button type="button" id="go-offline" data-presence="offline">{offline}</button></div><p class="hint"><span id="connection"></span></p><p id="live-status" role="status"></p></section>
 <section id="offer" class="offer" hidden aria-labelledby="offer-h"><h2 id="offer-h">{offer_h}</h2><dl id="offer-details"></dl><p>{remaining} <span id="offer-countdown" class="timer" role="timer" aria-live="off">0</span> {seconds}</p><button type="button" id="accept">{accept} (Enter)</button><button type="button" id="decline">{decline} (Esc)</button></section>
-<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><dl id="contact-details"></dl><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
+<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
 <section id="wrapup" hidden aria-labelledby="wrapup-h"><h2 id="wrapup-h">{wrapup_h}</h2><p>{wrapup_text}</p><button type="button" id="ready">{ready} (F2)</button></section>
 <aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" disabled aria-describedby="kb-note"><p id="kb-note" class="hint">{kb_note}</p></form><div id="kb-results"></div></aside>
 <section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section>"#,
@@ -323,6 +323,10 @@ async fn desktop(
         wrapup_text = tx("desktop.wrapup_text"),
         ready = tx("desktop.ready"),
         kb_h = tx("desktop.kb"),
+        contacts_label = tx("desktop.contacts"),
+        thread_h = tx("desktop.thread"),
+        reply_label = tx("desktop.reply"),
+        send = tx("desktop.send"),
         kb_q = tx("desktop.kb_query"),
         kb_note = tx("desktop.kb_note"),
         keys_h = tx("desktop.keys"),
@@ -330,7 +334,14 @@ async fn desktop(
     );
     let data = messages(
         lang,
-        &["desktop.", "presence.", "channel.", "outcome.", "live."],
+        &[
+            "desktop.",
+            "presence.",
+            "channel.",
+            "outcome.",
+            "live.",
+            "message.",
+        ],
     );
     let mut response = Html(frame(
         state.zone,

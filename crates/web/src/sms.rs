@@ -563,7 +563,7 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
             enqueue(state, &phone, Some(thread), &text).await?;
         }
     } else {
-        state.floor.message_arrived(thread, now);
+        state.floor.thread_changed(thread, now, true);
     }
     Ok((record.id, false))
 }
@@ -616,7 +616,7 @@ pub(crate) async fn enqueue(
     state.store.insert_message(&record).await?;
     state.outbox.notify_one();
     if let Some(thread) = thread {
-        state.floor.message_arrived(thread, now);
+        state.floor.thread_changed(thread, now, true);
     }
     Ok(record)
 }
@@ -836,7 +836,7 @@ async fn delivery_report(state: &AppState, id: &str, status: &str) -> Result<Res
         && let Some(message) = state.store.find_message(uuid).await?
         && let Some(thread) = message.interaction_id
     {
-        state.floor.message_arrived(thread, crate::now());
+        state.floor.thread_changed(thread, crate::now(), false);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

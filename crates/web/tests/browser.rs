@@ -398,6 +398,30 @@ fn post_json(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// A Twilio-style inbound webhook, signed over the URL it is sent to.
+fn post_twilio(address: std::net::SocketAddr, token: &str, params: &[(&str, &str)]) -> String {
+    let path = "/webhooks/sms/twilio";
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signature =
+        dasan_web::sms::twilio_signature(token, &format!("http://{address}{path}"), &owned);
+    let body = serde_urlencoded::to_string(params).expect("form");
+    let mut stream = TcpStream::connect(address).expect("server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nX-Twilio-Signature: {signature}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
 impl Driver {
     /// Evaluates `expression` in the page.
     fn eval(&self, expression: &str) -> Value {
@@ -514,7 +538,12 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
         )
         .expect("valid");
         store.record_consultation(&earlier).await.expect("history");
-        let state = AppState::load(store.clone(), SEOUL).await.expect("state");
+        let mut sms = dasan_web::sms::SmsConfig::new();
+        sms.twilio_auth_token = Some("browser-test-token".into());
+        let state = AppState::load(store.clone(), SEOUL)
+            .await
+            .expect("state")
+            .with_sms(sms);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -693,6 +722,42 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
         "the state after a reload",
         "document.getElementById('presence').textContent === '상담 대기'",
     );
+
+    // A citizen texts: the thread is offered, the agent reads it and
+    // replies from the desktop.
+    let params = [
+        ("MessageSid", "SM-browser-1"),
+        ("From", "010-7777-1200"),
+        ("To", "120"),
+        ("Body", "택시에 우산을 두고 내렸어요"),
+        ("NumMedia", "0"),
+    ];
+    let status = post_twilio(address, "browser-test-token", &params);
+    assert!(status.contains(" 200 "), "{status}");
+    agent.wait_until("the text offer", "!document.getElementById('offer').hidden");
+    agent.press(ENTER);
+    agent.wait_until(
+        "the text thread",
+        "document.getElementById('thread-messages').innerText.includes('택시에 우산을 두고 내렸어요')",
+    );
+    assert_eq!(
+        agent.focused_id(),
+        json!("reply"),
+        "a text contact focuses the reply box"
+    );
+    agent.press("택시 번호를 아시면 알려 주세요.");
+    let send = agent.find("#send");
+    agent.cmd("POST", &format!("/element/{send}/click"), Some(json!({})));
+    agent.wait_until(
+        "the reply in the thread",
+        "document.querySelectorAll('#thread-messages li.outbound').length === 1 && document.getElementById('thread-messages').innerText.includes('택시 번호를 아시면')",
+    );
+    let violations = agent.serious_violations(&axe);
+    assert!(
+        violations.is_empty(),
+        "desktop with a text thread: {violations:?}"
+    );
+    agent.screenshot("desktop-text.png");
     drop(agent);
     drop(supervisor);
     drop(runtime);
