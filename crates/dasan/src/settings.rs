@@ -237,6 +237,45 @@ mod tests {
     }
 
     #[test]
+    fn the_sms_section_is_read_checked_and_its_secrets_hidden() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("dasan.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://120.example.go.kr\"\n[sms]\ntwilio_auth_token = \"s3cret-token\"\noutbound_url = \"http://127.0.0.1:9999/send\"\nthread_window_minutes = 10\ncost_sms_won = 18\n",
+        )
+        .expect("write");
+        let common = CommonArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&common, None, DEFAULT_DB).expect("valid");
+        assert_eq!(
+            settings.sms.twilio_auth_token.as_deref(),
+            Some("s3cret-token")
+        );
+        assert_eq!(
+            settings.sms.public_url.as_deref(),
+            Some("https://120.example.go.kr")
+        );
+        assert_eq!(settings.sms.thread_window_millis, 600_000);
+        assert_eq!(settings.sms.cost_sms_won, 18);
+        assert_eq!(settings.sms.cost_lms_won, 50, "defaults stay");
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        for bad in [
+            "[sms]\noutbound_url = \"https://gw.example/send\"\n",
+            "[sms]\ntwilio_token = \"typo\"\n",
+            "public_url = \"ftp://x\"\n",
+        ] {
+            std::fs::write(&file, bad).expect("write");
+            assert!(
+                Settings::resolve(&common, None, DEFAULT_DB).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_hides_database_passwords() {
         let common = CommonArgs {
             db: Some("postgres://dasan:hunter2@db/dasan".into()),

@@ -76,7 +76,16 @@ pub struct Server {
 impl Server {
     /// Starts `dasan serve` on a free port and waits until /healthz answers.
     pub fn start(db: &str) -> Server {
-        let mut child = dasan()
+        Server::start_with_env(db, &[])
+    }
+
+    /// The same with extra environment variables (SMS settings...).
+    pub fn start_with_env(db: &str, env: &[(&str, &str)]) -> Server {
+        let mut command = dasan();
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
