@@ -107,7 +107,11 @@
         offerDeadline = Date.now() + (offer.remaining_ms || 0);
         details($("offer-details"), rowsOf(offer));
         status(t("desktop.offer_arrived"));
-        $("accept").focus();
+        // Take the focus to Accept unless the agent is typing (a text
+        // agent writing a reply must not accept by the next keystroke).
+        const typing = document.activeElement &&
+          ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+        if (!typing) $("accept").focus();
       }
     } else {
       offerShown = null;
@@ -352,7 +356,8 @@
     } else if (event.key === "F3") {
       event.preventDefault();
       setPresence("break");
-    } else if (event.key === "Escape" && screen && screen.offer) {
+    } else if (event.key === "Escape" && screen && screen.offer &&
+               $("offer").contains(document.activeElement)) {
       event.preventDefault();
       answer(false);
     }

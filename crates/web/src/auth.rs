@@ -55,6 +55,9 @@ pub struct Caller {
     /// The user's display name or the token's label (staff data, not a
     /// citizen's).
     pub name: String,
+    /// For a browser session, the hash of its cookie: live streams end
+    /// when the session does.
+    pub session: Option<Vec<u8>>,
 }
 
 impl Caller {
@@ -99,6 +102,7 @@ impl FromRequestParts<AppState> for Caller {
             kind: "token",
             role: record.role,
             name: record.label,
+            session: None,
         })
     }
 }
@@ -140,5 +144,6 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         kind: "user",
         role: user.role,
         name: user.display_name,
+        session: Some(session.id_hash),
     })
 }

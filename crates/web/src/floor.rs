@@ -262,6 +262,10 @@ struct QueueInfo {
     kind: QueueKind,
     name: String,
     tally: Tally,
+    /// Its citizens still waiting (queued or ringing), oldest first: the
+    /// wallboard reads counts and longest waits here instead of scanning
+    /// every open interaction on every change.
+    waiting: std::collections::BTreeSet<(Timestamp, Uuid)>,
 }
 
 struct AgentInfo {
@@ -270,6 +274,8 @@ struct AgentInfo {
     presence: Presence,
     since: Timestamp,
     screen: watch::Sender<Document>,
+    /// The interactions offered to or handled by this agent.
+    holding: std::collections::BTreeSet<Uuid>,
 }
 
 struct FloorState {
@@ -400,6 +406,15 @@ impl Floor {
 
     /// Applies `event` at the current time, then republishes every screen.
     fn apply(&self, state: &mut FloorState, event: Event) -> Result<(), FloorError> {
+        let result = self.apply_quiet(state, event);
+        self.publish(state);
+        result
+    }
+
+    /// Applies `event` without republishing: for an action that changes
+    /// more of the floor's own state afterwards and publishes once, so no
+    /// screen sees a half-done change.
+    fn apply_quiet(&self, state: &mut FloorState, event: Event) -> Result<(), FloorError> {
         let now = engine_time(crate::now()).max(state.engine.now());
         let mut decisions = std::mem::take(&mut state.decisions);
         decisions.clear();
@@ -409,7 +424,6 @@ impl Floor {
             state.take_decision(decision);
         }
         state.decisions = decisions;
-        self.publish(state);
         self.inner.timer.notify_one();
         result.map_err(FloorError::from)
     }
@@ -462,6 +476,7 @@ impl Floor {
         state.open += 1;
         state.roll_day(now);
         state.queues[queue.index()].tally.offered += 1;
+        state.queues[queue.index()].waiting.insert((now, id));
         let event = Event::ContactArrived {
             contact,
             queue,
@@ -476,6 +491,9 @@ impl Floor {
             state.by_contact.remove(&contact);
             state.open -= 1;
             state.queues[queue.index()].tally.offered -= 1;
+            for queue in &mut state.queues {
+                queue.waiting.remove(&(now, id));
+            }
             return Err(error);
         }
         Ok(state.view(&state.interactions[&id]))
@@ -526,6 +544,7 @@ impl Floor {
             kind: kind.clone(),
             name,
             tally: Tally::default(),
+            waiting: std::collections::BTreeSet::new(),
         });
         state.queue_of.insert(kind, key);
         Ok(key)
@@ -562,6 +581,7 @@ impl Floor {
             presence: Presence::Offline,
             since: crate::now(),
             screen,
+            holding: std::collections::BTreeSet::new(),
         });
         state.agent_of.insert(user_id, agent);
         self.publish(state);
@@ -587,13 +607,27 @@ impl Floor {
                 if presence == Presence::Offline {
                     self.apply(state, Event::AgentSignedIn { agent })?;
                 }
+                if state
+                    .engine
+                    .agent_view(agent)
+                    .is_some_and(|view| view.signing_out)
+                {
+                    self.apply(state, Event::AgentReady { agent })?;
+                }
                 if state.engine.presence(agent) == Presence::WrapUp {
                     self.apply(state, Event::WrapUpFinished { agent })?;
                 }
-                if matches!(
-                    state.engine.presence(agent),
-                    Presence::Break | Presence::WrapUp
-                ) {
+                let signing_out = state
+                    .engine
+                    .agent_view(agent)
+                    .is_some_and(|view| view.signing_out);
+                // Ready also cancels a sign-out asked for while busy.
+                if signing_out
+                    || matches!(
+                        state.engine.presence(agent),
+                        Presence::Break | Presence::WrapUp
+                    )
+                {
                     self.apply(state, Event::AgentReady { agent })?;
                 }
                 Ok(())
@@ -627,13 +661,15 @@ impl Floor {
         }
         let (contact, agent) = (interaction.contact, agent.ok_or(FloorError::NotYours)?);
         if accept {
-            self.apply(state, Event::OfferAccepted { contact, agent })?;
+            self.apply_quiet(state, Event::OfferAccepted { contact, agent })?;
             let now = crate::now();
             state.roll_day(now);
             if let Some(interaction) = state.interactions.get_mut(&id) {
                 interaction.state = InteractionState::Connected;
                 interaction.offer_deadline = None;
                 interaction.answered_at = Some(now);
+                let key = (interaction.arrived_at, id);
+                state.queues[interaction.queue.index()].waiting.remove(&key);
                 let waited = now.millis() - interaction.arrived_at.millis();
                 let tally = &mut state.queues[interaction.queue.index()].tally;
                 tally.answered += 1;
@@ -644,7 +680,21 @@ impl Floor {
             self.publish(state);
             Ok(())
         } else {
-            self.apply(state, Event::OfferDeclined { contact, agent })
+            let result = self.apply_quiet(state, Event::OfferDeclined { contact, agent });
+            // The engine puts the contact back in its place without a
+            // withdrawal decision; unless someone else was offered it at
+            // once, it is queued again, and it is no longer this agent's.
+            state.agents[agent.index()].holding.remove(&id);
+            if let Some(interaction) = state.interactions.get_mut(&id)
+                && interaction.agent == Some(agent)
+                && interaction.state == InteractionState::Offered
+            {
+                interaction.state = InteractionState::Queued;
+                interaction.agent = None;
+                interaction.offer_deadline = None;
+            }
+            self.publish(state);
+            result
         }
     }
 
@@ -664,7 +714,7 @@ impl Floor {
             return Err(FloorError::WrongState(interaction.state.as_str()));
         }
         let contact = interaction.contact;
-        self.apply(state, Event::ContactAbandoned { contact })?;
+        self.apply_quiet(state, Event::ContactAbandoned { contact })?;
         let now = crate::now();
         state.roll_day(now);
         if let Some(interaction) = state.interactions.get_mut(&id) {
@@ -720,7 +770,7 @@ impl Floor {
             InteractionState::Completed => Ok(()),
             InteractionState::Connected => {
                 let contact = interaction.contact;
-                self.apply(state, Event::ContactCompleted { contact })?;
+                self.apply_quiet(state, Event::ContactCompleted { contact })?;
                 state.finish(id, InteractionState::Completed, crate::now());
                 self.publish(state);
                 Ok(())
@@ -860,6 +910,12 @@ impl FloorState {
                 InteractionState::Completed | InteractionState::Abandoned
             )
         {
+            self.queues[interaction.queue.index()]
+                .waiting
+                .remove(&(interaction.arrived_at, id));
+            if let Some(agent) = interaction.agent {
+                self.agents[agent.index()].holding.remove(&id);
+            }
             interaction.state = to;
             interaction.ended_at = Some(now);
             interaction.offer_deadline = None;
@@ -893,24 +949,31 @@ impl FloorState {
                 if let Some(interaction) = self.interaction_mut(contact) {
                     interaction.state = InteractionState::Offered;
                     interaction.agent = Some(agent);
+                    let (from, key) = (interaction.queue, (interaction.arrived_at, interaction.id));
                     interaction.queue = queue;
                     interaction.offer_deadline = deadline.map(timestamp);
+                    self.move_waiting(from, queue, key);
+                    self.agents[agent.index()].holding.insert(key.1);
                 }
             }
-            Decision::OfferWithdrawn { contact, .. } => {
-                if let Some(interaction) = self.interaction_mut(contact)
-                    && interaction.state == InteractionState::Offered
-                {
-                    interaction.state = InteractionState::Queued;
-                    interaction.agent = None;
-                    interaction.offer_deadline = None;
+            Decision::OfferWithdrawn { contact, agent, .. } => {
+                if let Some(interaction) = self.interaction_mut(contact) {
+                    let id = interaction.id;
+                    if interaction.state == InteractionState::Offered {
+                        interaction.state = InteractionState::Queued;
+                        interaction.agent = None;
+                        interaction.offer_deadline = None;
+                    }
+                    self.agents[agent.index()].holding.remove(&id);
                 }
             }
             Decision::Overflowed {
                 contact, to_queue, ..
             } => {
                 if let Some(interaction) = self.interaction_mut(contact) {
+                    let (from, key) = (interaction.queue, (interaction.arrived_at, interaction.id));
                     interaction.queue = to_queue;
+                    self.move_waiting(from, to_queue, key);
                 }
             }
             Decision::AgentMadeNotReady { agent } => {
@@ -920,6 +983,12 @@ impl FloorState {
                 }
             }
             Decision::AgentSignedOut { .. } | Decision::WrapUpEnded { .. } => {}
+        }
+    }
+
+    fn move_waiting(&mut self, from: QueueKey, to: QueueKey, key: (Timestamp, Uuid)) {
+        if from != to && self.queues[from.index()].waiting.remove(&key) {
+            self.queues[to.index()].waiting.insert(key);
         }
     }
 
@@ -955,7 +1024,7 @@ impl FloorState {
         let mut offer = None;
         let mut contacts = Vec::new();
         // Open interactions of this agent (a handful at most).
-        for id in self.by_contact.values() {
+        for id in &info.holding {
             let Some(interaction) = self.interactions.get(id) else {
                 continue;
             };
@@ -994,27 +1063,14 @@ impl FloorState {
 
     /// What the supervisors' wallboard shows. No citizen data.
     fn wallboard_document(&self, now: Timestamp) -> String {
-        let mut waiting: Vec<(usize, Option<Timestamp>)> = vec![(0, None); self.queues.len()];
-        for id in self.by_contact.values() {
-            if let Some(interaction) = self.interactions.get(id)
-                && matches!(
-                    interaction.state,
-                    InteractionState::Queued | InteractionState::Offered
-                )
-            {
-                let slot = &mut waiting[interaction.queue.index()];
-                slot.0 += 1;
-                slot.1 = Some(
-                    slot.1
-                        .map_or(interaction.arrived_at, |t| t.min(interaction.arrived_at)),
-                );
-            }
-        }
         let mut total = Tally::default();
         let mut queues = Vec::new();
-        for (index, queue) in self.queues.iter().enumerate() {
+        for queue in &self.queues {
             total.add(&queue.tally);
-            let (count, oldest) = waiting[index];
+            let (count, oldest) = (
+                queue.waiting.len(),
+                queue.waiting.first().map(|(arrived, _)| *arrived),
+            );
             let category = (queue.kind.group != "general")
                 .then(|| CategoryCode::parse(&queue.kind.group).ok())
                 .flatten()
@@ -1109,7 +1165,13 @@ async fn timer_task(floor: Weak<Inner>) {
             }
         };
         let due = woken.await;
-        if due {
+        // After midnight the wallboard's "today" starts again even if the
+        // floor is quiet.
+        let new_day = {
+            let state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            crate::now().local_date(state.zone) != state.day
+        };
+        if due || new_day {
             let floor = Floor {
                 inner: inner.clone(),
             };

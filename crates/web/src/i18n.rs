@@ -247,8 +247,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("desktop.keys", "키보드 사용", "Keyboard"),
     (
         "desktop.keys_text",
-        "F2 상담 가능, F3 휴식. 상담 요청이 오면 수락 버튼에 초점이 가며 Enter로 수락, Esc로 거절합니다. Tab으로 입력란을 이동합니다.",
-        "F2 available, F3 break. An offer takes the focus to Accept: Enter accepts, Esc declines. Tab moves between fields.",
+        "F2 상담 가능, F3 휴식. 상담 요청이 오면 (입력 중이 아니면) 수락 버튼에 초점이 가며 Enter로 수락, Esc로 거절합니다. Tab으로 입력란을 이동합니다.",
+        "F2 available, F3 break. An offer takes the focus to Accept (unless you are typing): Enter accepts, Esc declines. Tab moves between fields.",
     ),
     ("outcome.answered", "안내 완료", "Answered"),
     (

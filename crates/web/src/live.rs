@@ -272,6 +272,17 @@ async fn complete(
     let id = parse_id(&id)?;
     let handled = match state.floor.handled_by(user, id) {
         Ok(handled) => handled,
+        Err(FloorError::WrongState("completed")) => {
+            // A retry after the first submit went through: its record.
+            if let Some(stored) = state.store.get_consultation(ConsultationId(id)).await?
+                && stored.record.agent_id == Some(AgentId(user))
+            {
+                return Ok(
+                    (StatusCode::CREATED, Json(ConsultationView::from(&stored))).into_response()
+                );
+            }
+            return Err(FloorError::WrongState("completed").into());
+        }
         Err(e) => return Err(refused(&state, &caller, "complete", id, e).await),
     };
     let category = state.taxonomy.resolve(&body.category)?;
@@ -410,11 +421,40 @@ fn keep_alive() -> impl Stream<Item = Bytes> + Send {
     })
 }
 
+/// Resolves when the browser session behind a stream has ended (signed
+/// out, expired), checked every 30 s; never for an API token.
+fn session_ended(
+    state: &AppState,
+    caller: &Caller,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let store = state.store.clone();
+    let session = caller.session.clone();
+    async move {
+        let Some(hash) = session else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            match store.find_session(&hash, crate::now()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                // A database hiccup does not end a screen.
+                Err(error) => tracing::warn!(%error, "live stream: session check failed"),
+            }
+        }
+    }
+}
+
 /// A Server-Sent Events response from ready-made frames; it ends when the
-/// server shuts down.
-fn sse(state: &AppState, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
+/// server shuts down or the caller's session ends.
+fn sse(
+    state: &AppState,
+    caller: &Caller,
+    frames: impl Stream<Item = Bytes> + Send + 'static,
+) -> Response {
     let frames = stream::select(frames, keep_alive())
         .take_until(state.floor.closed())
+        .take_until(session_ended(state, caller))
         .map(Ok::<_, Infallible>);
     (
         [
@@ -431,7 +471,11 @@ async fn desktop_events(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let screen = join_floor(&state, &caller).await?;
-    Ok(sse(&state, frames(screen, |d: &Document| d.frame.clone())))
+    Ok(sse(
+        &state,
+        &caller,
+        frames(screen, |d: &Document| d.frame.clone()),
+    ))
 }
 
 async fn wallboard_state(
@@ -479,5 +523,5 @@ async fn wallboard_events(
         },
     );
     let floor = frames(state.floor.wallboard(), |d: &Document| d.frame.clone());
-    Ok(sse(&state, stream::select(floor, chart)))
+    Ok(sse(&state, &caller, stream::select(floor, chart)))
 }

@@ -374,7 +374,12 @@ async fn a_contact_is_queued_offered_accepted_recorded_and_wrapped_up() {
         Some(form),
     )
     .await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(
+        again.json()["summary"],
+        consultation["summary"],
+        "the stored record"
+    );
     assert_eq!(center.store.count_consultations().await.expect("count"), 1);
 
     // Wrap-up, then ready again.
@@ -491,6 +496,79 @@ async fn a_declined_offer_goes_to_the_next_agent_and_an_abandon_counts() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.json()["state"], "queued");
     assert_eq!(reply.json()["queue"], "voice/general+lang:en");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_agent_declining_leaves_the_contact_queued_and_sign_out_can_be_taken_back() {
+    let center = center().await;
+    presence(&center, &center.agent, "available").await;
+    let call = send(
+        &center.app,
+        As::Token(&center.token),
+        "POST",
+        "/api/v1/interactions",
+        Some(water_call()),
+    )
+    .await
+    .json();
+    let id = call["id"].as_str().expect("id").to_owned();
+    assert_eq!(call["state"], "offered");
+    let reply = send(
+        &center.app,
+        As::Session(&center.agent),
+        "POST",
+        &format!("/api/v1/interactions/{id}/decline"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let declined = reply.json();
+    assert_eq!(declined["state"], "queued", "back in the queue: {declined}");
+    assert!(declined["agent_id"].is_null());
+    let screen = desktop(&center, &center.agent).await;
+    assert!(screen["offer"].is_null(), "no stale offer on the desktop");
+    assert_eq!(screen["presence"], "break");
+    assert_eq!(wallboard(&center).await["queues"][0]["waiting"], 1);
+    // Ready again: offered again.
+    let screen = presence(&center, &center.agent, "available").await;
+    assert_eq!(screen["offer"]["id"], id.as_str());
+    let reply = send(
+        &center.app,
+        As::Session(&center.agent),
+        "POST",
+        &format!("/api/v1/interactions/{id}/accept"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Signing off while busy waits for the contact; "available" takes it back.
+    assert_eq!(
+        presence(&center, &center.agent, "offline").await["presence"],
+        "busy"
+    );
+    assert_eq!(
+        presence(&center, &center.agent, "available").await["presence"],
+        "busy"
+    );
+    let form = json!({"category":"water","summary":"안내","outcome":"answered"});
+    let reply = send(
+        &center.app,
+        As::Session(&center.agent),
+        "POST",
+        &format!("/api/v1/interactions/{id}/complete"),
+        Some(form),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(
+        desktop(&center, &center.agent).await["presence"],
+        "wrap_up",
+        "still on the floor"
+    );
+    assert_eq!(
+        presence(&center, &center.agent, "available").await["presence"],
+        "available"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
