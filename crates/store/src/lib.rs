@@ -234,6 +234,15 @@ pub(crate) fn interval_count(
 /// The columns of `messages`, in the order both engines read them.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, gateway, gateway_message_id, direction, citizen_phone, center_number, body, media_json, interaction_id, status, kind, cost_won, attempts, next_attempt_at, last_error, created_at, updated_at";
 
+/// Open text threads: `?1`/`$1` is the cut-off time.
+pub(crate) const OPEN_THREADS_SQL: &str = "SELECT m.interaction_id, MIN(m.citizen_phone), MAX(CASE WHEN m.kind = 'mms' THEN 1 ELSE 0 END), MIN(m.created_at), MAX(m.created_at) \
+     FROM messages m WHERE m.direction = 'inbound' AND m.interaction_id IS NOT NULL AND m.created_at >= {since} \
+     AND NOT EXISTS (SELECT 1 FROM consultations c WHERE c.id = m.interaction_id) \
+     GROUP BY m.interaction_id ORDER BY MIN(m.created_at)";
+
+/// The first inbound text of a thread.
+pub(crate) const FIRST_BODY_SQL: &str = "SELECT body FROM messages WHERE interaction_id = {id} AND direction = 'inbound' ORDER BY created_at, id LIMIT 1";
+
 pub(crate) const INTERVAL_COUNTS_SQLITE: &str = "SELECT (started_at - ?1) / ?3, COUNT(*) FROM consultations \
      WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1";
 pub(crate) const INTERVAL_COUNTS_POSTGRES: &str = "SELECT (started_at - $1) / $3, COUNT(*) FROM consultations \
@@ -335,6 +344,19 @@ pub struct MessageRecord {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A text thread still waiting for its consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenThread {
+    pub interaction_id: uuid::Uuid,
+    pub citizen_phone: PhoneNumber,
+    /// Any of its messages carried media.
+    pub mms: bool,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// The first inbound text (for the category guess).
+    pub first_body: String,
 }
 
 /// What a delivery attempt or report changes on an outbound message.
@@ -492,6 +514,9 @@ pub trait Store {
     ) -> Result<bool>;
     async fn set_opt_out(&self, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> Result<()>;
     async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool>;
+    /// Text threads with an inbound message since `since` and no
+    /// consultation yet (a restart lost them from the floor), oldest first.
+    async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<OpenThread>>;
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session and its user, if it exists and has not expired at `now`.
     async fn find_session(
@@ -675,6 +700,9 @@ impl Store for AnyStore {
     }
     async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
         delegate!(self, s => s.is_opted_out(phone))
+    }
+    async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<OpenThread>> {
+        delegate!(self, s => s.open_text_threads(since))
     }
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
         delegate!(self, s => s.set_password(user_id, password_hash))

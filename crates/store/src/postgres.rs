@@ -1160,6 +1160,32 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<crate::OpenThread>> {
+        let sql = crate::OPEN_THREADS_SQL.replace("{since}", "$1");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(since.millis())
+            .fetch_all(&self.pool)
+            .await?;
+        let body_sql = crate::FIRST_BODY_SQL.replace("{id}", "$1");
+        let mut out = Vec::new();
+        for row in rows {
+            let id: uuid::Uuid = row.try_get(0)?;
+            let first_body: Option<String> = sqlx::query_scalar(AssertSqlSafe(body_sql.clone()))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            out.push(crate::OpenThread {
+                interaction_id: id,
+                citizen_phone: crate::convert::phone_from_key(row.try_get(1)?)?,
+                mms: row.try_get::<i32, _>(2)? != 0,
+                first_at: Timestamp::from_millis(row.try_get(3)?)?,
+                last_at: Timestamp::from_millis(row.try_get(4)?)?,
+                first_body: first_body.unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
     async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
         let found: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE citizen_phone = $1")

@@ -1662,6 +1662,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<crate::OpenThread>> {
+        self.read(move |conn| {
+            let sql = crate::OPEN_THREADS_SQL.replace("{since}", "?1");
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map([since.millis()], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?;
+            let mut threads = Vec::new();
+            for row in rows {
+                let (id, phone, mms, first, last) = row?;
+                threads.push((id, phone, mms, first, last));
+            }
+            let body_sql = crate::FIRST_BODY_SQL.replace("{id}", "?1");
+            let mut out = Vec::new();
+            for (id, phone, mms, first, last) in threads {
+                let first_body: String = conn
+                    .query_row(&body_sql, [&id], |row| row.get(0))
+                    .optional()?
+                    .unwrap_or_default();
+                out.push(crate::OpenThread {
+                    interaction_id: blob_uuid(id)?,
+                    citizen_phone: crate::convert::phone_from_key(phone)?,
+                    mms: mms != 0,
+                    first_at: Timestamp::from_millis(first)?,
+                    last_at: Timestamp::from_millis(last)?,
+                    first_body,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool> {
         let key = crate::convert::phone_key(phone);
         self.read(move |conn| {

@@ -306,6 +306,41 @@ async fn messages_are_idempotent_threaded_and_an_outbox(store: &AnyStore) {
         vec![reply.id, other.id]
     );
 
+    // The thread is open until its consultation is stored.
+    let open = store
+        .open_text_threads(ts("2026-11-28T09:00:00+09:00"))
+        .await
+        .expect("open threads");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].interaction_id, thread);
+    assert_eq!(open[0].first_body, "문자 1");
+    assert!(!open[0].mms);
+    assert!(
+        store
+            .open_text_threads(ts("2026-11-28T11:00:00+09:00"))
+            .await
+            .expect("open threads")
+            .is_empty(),
+        "older than the cut-off"
+    );
+    let mut closing = consultation(
+        90,
+        "010-2222-1200",
+        "water.bill",
+        Channel::Sms,
+        ts("2026-11-28T10:05:00+09:00"),
+    );
+    closing.id = ConsultationId(thread);
+    store.record_consultation(&closing).await.expect("stored");
+    assert!(
+        store
+            .open_text_threads(ts("2026-11-28T09:00:00+09:00"))
+            .await
+            .expect("open threads")
+            .is_empty(),
+        "closed by its consultation"
+    );
+
     assert!(!store.is_opted_out(&citizen).await.expect("opt-out"));
     store
         .set_opt_out(&citizen, true, ts("2026-11-28T10:01:00+09:00"))

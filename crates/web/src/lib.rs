@@ -93,6 +93,39 @@ impl AppState {
         })
     }
 
+    /// Puts back on the floor the text threads a restart took off it: those
+    /// with an inbound message in the last day and no consultation yet
+    /// (with their ids, so their messages stay threaded). Answers how many.
+    pub async fn recover_text_threads(&self) -> Result<usize, dasan_store::StoreError> {
+        use dasan_store::Store;
+        let since = dasan_core::Timestamp::from_millis(now().millis() - 24 * 3600 * 1000)?;
+        let mut recovered = 0;
+        for thread in self.store.open_text_threads(since).await? {
+            if self.floor.interaction(thread.interaction_id).is_some() {
+                continue;
+            }
+            let category = sms::suggest_category(&thread.first_body)
+                .and_then(|c| dasan_core::CategoryCode::parse(c).ok());
+            let added = self.floor.add_interaction(floor::NewInteraction {
+                id: Some(thread.interaction_id),
+                channel: if thread.mms {
+                    dasan_core::Channel::Mms
+                } else {
+                    dasan_core::Channel::Sms
+                },
+                citizen_phone: thread.citizen_phone,
+                category,
+                required_skills: Vec::new(),
+                priority: 0,
+            });
+            match added {
+                Ok(_) => recovered += 1,
+                Err(error) => tracing::warn!(%error, "a text thread could not be put back"),
+            }
+        }
+        Ok(recovered)
+    }
+
     /// Sets up the SMS edge; with an outbound URL, starts the outbox that
     /// delivers queued messages there. Call once, on a tokio runtime.
     pub fn with_sms(mut self, config: sms::SmsConfig) -> Self {

@@ -764,3 +764,60 @@ async fn desktop_join(center: &Center, cookie: &str) {
     let reply = as_agent(center, cookie, "GET", "/api/v1/desktop/state", None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_threads_come_back_after_a_restart() {
+    let center = center(None).await;
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SM1", "가로등이 꺼졌어요"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let thread = messages(&center).await[0]["interaction_id"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    // A second server on the same database: its floor starts empty.
+    let mut config = SmsConfig::new();
+    config.twilio_auth_token = Some(TOKEN.into());
+    config.public_url = Some(PUBLIC.into());
+    let restarted = AppState::load(center.store.clone(), SEOUL)
+        .await
+        .expect("state")
+        .with_sms(config);
+    assert!(
+        restarted
+            .floor
+            .interaction(uuid::Uuid::parse_str(&thread).expect("uuid"))
+            .is_none()
+    );
+    assert_eq!(restarted.recover_text_threads().await.expect("recover"), 1);
+    assert_eq!(
+        restarted.recover_text_threads().await.expect("again"),
+        0,
+        "idempotent"
+    );
+    let view = restarted
+        .floor
+        .interaction(uuid::Uuid::parse_str(&thread).expect("uuid"))
+        .expect("back");
+    assert_eq!(view.category.as_deref(), Some("safety"));
+    // The citizen's next text joins the recovered thread.
+    let restarted_center = Center {
+        app: app(restarted),
+        ..center
+    };
+    let reply = twilio(
+        &restarted_center,
+        "/webhooks/sms/twilio",
+        &sms("SM2", "아직도요"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let stored = messages(&restarted_center).await;
+    assert_eq!(stored[1]["interaction_id"], thread.as_str());
+}

@@ -28,6 +28,13 @@ pub async fn serve(
         .await
         .context("cannot load reference data")?
         .with_sms(settings.sms.clone());
+    let recovered = state
+        .recover_text_threads()
+        .await
+        .context("cannot put open text threads back on the floor")?;
+    if recovered > 0 {
+        tracing::info!(recovered, "open text threads back on the floor");
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
