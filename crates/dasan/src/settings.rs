@@ -46,6 +46,8 @@ struct SmsFile {
     cost_sms_won: Option<i64>,
     cost_lms_won: Option<i64>,
     cost_mms_won: Option<i64>,
+    media_dir: Option<PathBuf>,
+    media_max_bytes: Option<usize>,
 }
 
 /// Flags shared by every command that touches data.
@@ -114,7 +116,14 @@ impl Settings {
         let time_zone: Tz = zone.parse().map_err(|_| {
             anyhow::anyhow!("unknown time zone `{zone}` (expected an IANA name such as Asia/Seoul)")
         })?;
-        let sms = sms_settings(file.public_url, file.sms.unwrap_or_default())?;
+        // Photos live beside an SQLite database, else under ./dasan-data.
+        let default_media = match &db {
+            DatabaseUrl::Sqlite(path) => path
+                .parent()
+                .map_or_else(|| PathBuf::from("media"), |p| p.join("media")),
+            _ => PathBuf::from("dasan-data/media"),
+        };
+        let sms = sms_settings(file.public_url, file.sms.unwrap_or_default(), default_media)?;
         Ok(Settings {
             db,
             listen,
@@ -129,6 +138,7 @@ impl Settings {
 fn sms_settings(
     public_url: Option<String>,
     file: SmsFile,
+    default_media: PathBuf,
 ) -> anyhow::Result<dasan_web::sms::SmsConfig> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut config = dasan_web::sms::SmsConfig::new();
@@ -152,6 +162,15 @@ fn sms_settings(
     config.cost_sms_won = file.cost_sms_won.unwrap_or(config.cost_sms_won);
     config.cost_lms_won = file.cost_lms_won.unwrap_or(config.cost_lms_won);
     config.cost_mms_won = file.cost_mms_won.unwrap_or(config.cost_mms_won);
+    config.media_dir = Some(
+        env("DASAN_MEDIA_DIR")
+            .map(PathBuf::from)
+            .or(file.media_dir)
+            .unwrap_or(default_media),
+    );
+    if let Some(bytes) = file.media_max_bytes {
+        config.media_max_bytes = bytes;
+    }
     if let Some(url) = &config.outbound_url
         && !url.starts_with("http://")
     {

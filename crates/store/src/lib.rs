@@ -504,6 +504,8 @@ pub trait Store {
     /// When the next waiting outbound message is due, if any.
     async fn next_outbound_due(&self) -> Result<Option<Timestamp>>;
     async fn update_delivery(&self, id: uuid::Uuid, update: &DeliveryUpdate) -> Result<()>;
+    /// Replaces a message's media description (after its files were fetched).
+    async fn set_message_media(&self, id: uuid::Uuid, media_json: &str) -> Result<()>;
     /// A delivery report: moves the status of the outbound message the
     /// provider knows as `gateway_message_id`. `Ok(false)` if unknown.
     async fn set_status_by_gateway_id(
@@ -686,6 +688,9 @@ impl Store for AnyStore {
     }
     async fn update_delivery(&self, id: uuid::Uuid, update: &DeliveryUpdate) -> Result<()> {
         delegate!(self, s => s.update_delivery(id, update))
+    }
+    async fn set_message_media(&self, id: uuid::Uuid, media_json: &str) -> Result<()> {
+        delegate!(self, s => s.set_message_media(id, media_json))
     }
     async fn set_status_by_gateway_id(
         &self,

@@ -1124,6 +1124,15 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn set_message_media(&self, id: uuid::Uuid, media_json: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET media_json = $2 WHERE id = $1")
+            .bind(id)
+            .bind(media_json)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn set_status_by_gateway_id(
         &self,
         gateway_message_id: &str,

@@ -1629,6 +1629,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_message_media(&self, id: uuid::Uuid, media_json: &str) -> Result<()> {
+        let media_json = media_json.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE messages SET media_json = ?2 WHERE id = ?1",
+                params![id.as_bytes().as_slice(), media_json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_status_by_gateway_id(
         &self,
         gateway_message_id: &str,

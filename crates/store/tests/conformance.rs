@@ -276,6 +276,19 @@ async fn messages_are_idempotent_threaded_and_an_outbox(store: &AnyStore) {
             .expect("report")
     );
 
+    store
+        .set_message_media(first.id, r#"[{"status":"stored"}]"#)
+        .await
+        .expect("media");
+    assert_eq!(
+        store
+            .find_message(first.id)
+            .await
+            .expect("find")
+            .expect("message")
+            .media_json,
+        r#"[{"status":"stored"}]"#
+    );
     let thread_messages = store
         .messages_for_interaction(thread)
         .await

@@ -195,12 +195,21 @@
         text(body, m.body);
         li.append(who, body);
         for (const [i, media] of (m.media || []).entries()) {
-          const link = document.createElement("a");
-          link.href = media.url;
-          link.rel = "noopener noreferrer";
-          link.target = "_blank";
-          text(link, t("message.media") + " " + (i + 1));
-          li.append(document.createElement("br"), link);
+          li.append(document.createElement("br"));
+          if (media.status === "stored") {
+            // Served by Dasan after checking the bytes (never the
+            // gateway's URL: the page loads nothing from elsewhere).
+            const img = document.createElement("img");
+            img.src = "/api/v1/messages/" + m.id + "/media/" + i;
+            img.alt = t("message.media") + " " + (i + 1);
+            img.style.maxWidth = "16rem";
+            img.style.display = "block";
+            li.append(img);
+          } else {
+            const note = document.createElement("small");
+            text(note, t("message.media") + " " + (i + 1) + ": " + t("message.media_" + media.status));
+            li.append(note);
+          }
         }
         list.append(li);
       }

@@ -162,6 +162,13 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("message.inbound", "민원인", "Citizen"),
     ("message.outbound", "상담센터", "Center"),
     ("message.media", "첨부 사진", "Attached photo"),
+    ("message.media_pending", "받는 중", "arriving"),
+    (
+        "message.media_refused",
+        "형식이나 크기가 맞지 않아 받지 않음",
+        "refused (type or size)",
+    ),
+    ("message.media_failed", "받지 못함", "could not be fetched"),
     ("message.status.received", "받음", "received"),
     ("message.status.queued", "발송 대기", "queued"),
     ("message.status.retrying", "재시도 중", "retrying"),
@@ -388,14 +395,14 @@ mod tests {
                     let Some(end) = rest.find('"') else { continue };
                     let key = &rest[..end];
                     // A prefix the code completes at run time: checked below.
-                    if !key.ends_with('.') && !key.is_empty() && !key.contains(' ') {
+                    if !key.ends_with(['.', '_']) && !key.is_empty() && !key.contains(' ') {
                         used.push(key.to_owned());
                     }
                 }
             }
         }
         assert!(used.len() > 50, "the scan found the keys ({})", used.len());
-        let families: [(&str, &[&str]); 6] = [
+        let families: [(&str, &[&str]); 7] = [
             (
                 "presence.",
                 &[
@@ -424,6 +431,7 @@ mod tests {
                 &["answered", "transferred", "callback", "dropped"],
             ),
             ("live.", &["connected", "reconnecting"]),
+            ("message.media_", &["pending", "refused", "failed"]),
             ("message.", &["inbound", "outbound"]),
             (
                 "message.status.",

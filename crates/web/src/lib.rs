@@ -13,6 +13,7 @@ mod exports;
 pub mod floor;
 pub mod i18n;
 mod live;
+pub mod media;
 mod observability;
 pub mod openapi;
 mod outbox;
@@ -147,6 +148,7 @@ pub fn app(state: AppState) -> Router {
         .merge(exports::routes())
         .merge(live::routes())
         .merge(sms::api_routes())
+        .merge(media::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

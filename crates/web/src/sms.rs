@@ -62,6 +62,10 @@ pub struct SmsConfig {
     pub cost_mms_won: i64,
     /// Sent once when a citizen opens a new thread, if set.
     pub auto_ack: Option<String>,
+    /// Where MMS photos are kept; without it they are not fetched.
+    pub media_dir: Option<std::path::PathBuf>,
+    /// Largest photo kept (bytes).
+    pub media_max_bytes: usize,
     /// The outbox retries a failed delivery after this, doubling each time
     /// up to `retry_max_millis`, and gives up after `max_attempts`.
     pub retry_base_millis: u64,
@@ -99,6 +103,7 @@ impl SmsConfig {
             cost_sms_won: 20,
             cost_lms_won: 50,
             cost_mms_won: 200,
+            media_max_bytes: 5 * 1024 * 1024,
             retry_base_millis: 1000,
             retry_max_millis: 300_000,
             max_attempts: 20,
@@ -238,8 +243,13 @@ struct Inbound {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Media {
+    /// Where the gateway keeps it (fetched after the message is stored)...
+    #[serde(default)]
     pub url: String,
     pub content_type: String,
+    /// ...or the bytes themselves, base64 (native webhook only).
+    #[serde(default, skip_serializing)]
+    pub data: Option<String>,
 }
 
 const MEDIA_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/gif"];
@@ -277,7 +287,8 @@ fn check(inbound: &Inbound) -> Result<PhoneNumber, ApiError> {
     for media in &inbound.media {
         let url_ok = (media.url.starts_with("https://") || media.url.starts_with("http://"))
             && media.url.len() <= 2000;
-        if !url_ok {
+        let inline = media.data.is_some() && media.url.is_empty();
+        if !url_ok && !inline {
             return Err(invalid("invalid_media_url", "media URLs are http(s) URLs"));
         }
         if !MEDIA_TYPES.contains(&media.content_type.to_ascii_lowercase().as_str()) {
@@ -340,6 +351,7 @@ async fn twilio_inbound(
         media.push(Media {
             url: field(&format!("MediaUrl{i}")).unwrap_or_default(),
             content_type: field(&format!("MediaContentType{i}")).unwrap_or_default(),
+            data: None,
         });
     }
     let inbound = Inbound {
@@ -504,9 +516,49 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
             None => (Some(Uuid::now_v7()), true),
         }
     };
-    let media_json = serde_json::to_string(&inbound.media).map_err(|e| ApiError::internal(&e))?;
+    // Inline photos are checked and written before the message is stored
+    // (what it refers to exists); fetched ones follow it.
+    let id = Uuid::now_v7();
+    let mut items = Vec::new();
+    let mut pending = false;
+    for (index, media) in inbound.media.iter().enumerate() {
+        let item = crate::media::StoredMedia {
+            url: (!media.url.is_empty()).then(|| media.url.clone()),
+            claimed_type: media.content_type.to_ascii_lowercase(),
+            status: "pending".into(),
+            ..Default::default()
+        };
+        let item = match (&media.data, &state.sms.media_dir) {
+            (Some(data), Some(dir)) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data.trim())
+                    .map_err(|_| invalid("invalid_media_data", "media data is base64"))?;
+                crate::media::keep(dir, state.sms.media_max_bytes, id, index, item, &bytes).await
+            }
+            (Some(_), None) => crate::media::StoredMedia {
+                status: "refused".into(),
+                reason: Some("no media directory configured".into()),
+                ..item
+            },
+            (None, _) => {
+                pending = state.sms.media_dir.is_some();
+                if pending {
+                    item
+                } else {
+                    crate::media::StoredMedia {
+                        status: "refused".into(),
+                        reason: Some("no media directory configured".into()),
+                        ..item
+                    }
+                }
+            }
+        };
+        items.push(item);
+    }
+    let media_json = serde_json::to_string(&items).map_err(|e| ApiError::internal(&e))?;
     let record = MessageRecord {
-        id: Uuid::now_v7(),
+        id,
         gateway: inbound.gateway.to_owned(),
         gateway_message_id: Some(inbound.gateway_message_id.clone()),
         direction: Direction::Inbound,
@@ -536,6 +588,13 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
             .await?
             .ok_or_else(|| ApiError::internal(&"a duplicate message vanished"))?;
         return Ok((existing.id, true));
+    }
+    if pending {
+        tokio::spawn(crate::media::fetch_pending(
+            state.clone(),
+            record.id,
+            thread,
+        ));
     }
     if let Some(opted_out) = opt {
         state.store.set_opt_out(&phone, opted_out, now).await?;

@@ -31,6 +31,41 @@ const TOKEN: &str = "twilio-auth-token";
 const NATIVE: &str = "native-secret";
 const PUBLIC: &str = "https://center.example";
 
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+/// The gateway's media store: a real PNG, an HTML page and a file over the
+/// test's 10,000-byte limit.
+async fn start_media_server() -> SocketAddr {
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .expect("png");
+    let app = Router::new()
+        .route(
+            "/photo",
+            axum::routing::get(move || async move { png.clone() }),
+        )
+        .route(
+            "/fake",
+            axum::routing::get(|| async { "<html><script>alert(1)</script></html>" }),
+        )
+        .route(
+            "/big",
+            axum::routing::get(|| async {
+                let mut gif = b"GIF89a".to_vec();
+                gif.resize(20_000, 0);
+                gif
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
 /// The gateway stand-in: answers 503 while `down`, else 200 with its own id
 /// for the message; remembers every POST it answered 200.
 #[derive(Default)]
@@ -113,6 +148,8 @@ async fn center(gateway: Option<SocketAddr>) -> Center {
     sms.public_url = Some(PUBLIC.into());
     sms.outbound_url = gateway.map(|a| format!("http://{a}/send"));
     sms.retry_base_millis = 20;
+    sms.media_dir = Some(dir.path().join("media"));
+    sms.media_max_bytes = 10_000;
     sms.retry_max_millis = 100;
     let config = FloorConfig {
         offer_timeout_millis: 600_000,
@@ -419,28 +456,78 @@ async fn signed_texts_are_stored_once_and_threaded() {
     }
     assert_eq!(messages(&center).await.len(), 2);
 
-    // MMS with a photo: stored with its media, on an MMS thread of its own
-    // number.
+    // MMS with photos, served by the gateway: the type comes from the
+    // bytes (a PNG the gateway calls JPEG is kept as PNG), an HTML page
+    // claimed as an image and an oversized file are refused.
+    let media = start_media_server().await;
+    let png_url = format!("http://{media}/photo");
+    let fake_url = format!("http://{media}/fake");
+    let big_url = format!("http://{media}/big");
     let mms = [
         ("MessageSid", "MM1"),
         ("From", "010-3333-1200"),
         ("Body", "보도블럭이 깨졌어요"),
-        ("NumMedia", "1"),
-        ("MediaUrl0", "https://gw.example/media/1.jpg"),
+        ("NumMedia", "3"),
+        ("MediaUrl0", png_url.as_str()),
         ("MediaContentType0", "image/jpeg"),
+        ("MediaUrl1", fake_url.as_str()),
+        ("MediaContentType1", "image/jpeg"),
+        ("MediaUrl2", big_url.as_str()),
+        ("MediaContentType2", "image/gif"),
     ];
     let reply = twilio(&center, "/webhooks/sms/twilio", &mms, Some(TOKEN)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let reply = api(
-        &center,
-        "GET",
-        "/api/v1/messages?citizen_phone=01033331200",
-        None,
+    let mut mms = Value::Null;
+    for _ in 0..200 {
+        let reply = api(
+            &center,
+            "GET",
+            "/api/v1/messages?citizen_phone=01033331200",
+            None,
+        )
+        .await;
+        mms = reply.json()["messages"][0].clone();
+        if mms["media"]
+            .as_array()
+            .is_some_and(|items| items.iter().all(|m| m["status"] != "pending"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(mms["kind"], "mms");
+    assert_eq!(mms["media"][0]["status"], "stored", "{mms}");
+    assert_eq!(mms["media"][0]["content_type"], "image/png");
+    assert_eq!(mms["media"][0]["claimed_type"], "image/jpeg");
+    assert_eq!(mms["media"][1]["status"], "refused");
+    assert_eq!(mms["media"][2]["status"], "refused");
+    let id = mms["id"].as_str().expect("id");
+    let photo = call(
+        &center.app,
+        Request::get(format!("/api/v1/messages/{id}/media/0"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", center.admin))
+            .body(Body::empty())
+            .expect("request"),
     )
     .await;
-    let mms = &reply.json()["messages"][0];
-    assert_eq!(mms["kind"], "mms");
-    assert_eq!(mms["media"][0]["content_type"], "image/jpeg");
+    assert_eq!(photo.status, StatusCode::OK);
+    // (The helper reads bodies as text: the PNG signature's first byte is
+    // not UTF-8.)
+    assert!(
+        photo.body.starts_with("\u{FFFD}PNG\r\n"),
+        "{:?}",
+        &photo.body[..8.min(photo.body.len())]
+    );
+    for index in [1, 2, 9] {
+        let reply = api(
+            &center,
+            "GET",
+            &format!("/api/v1/messages/{id}/media/{index}"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{index}");
+    }
 
     // The native JSON webhook: signed over the raw body.
     let body =
@@ -472,6 +559,30 @@ async fn signed_texts_are_stored_once_and_threaded() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Inline photo bytes (native gateways may push them): checked and
+    // stored before the answer.
+    let inline = json!({"id": "N-3", "from": "010-6666-1200", "media": [{"content_type": "image/png", "data": PNG}]}).to_string();
+    let reply = call(
+        &center.app,
+        native(inline.clone(), native_signature(NATIVE, inline.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = api(
+        &center,
+        "GET",
+        "/api/v1/messages?citizen_phone=010-6666-1200",
+        None,
+    )
+    .await;
+    assert_eq!(reply.json()["messages"][0]["media"][0]["status"], "stored");
+    let bad = json!({"id": "N-4", "from": "010-6666-1200", "media": [{"content_type": "image/png", "data": "%%%"}]}).to_string();
+    let reply = call(
+        &center.app,
+        native(bad.clone(), native_signature(NATIVE, bad.as_bytes())),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let broken = "{\"id\":".to_owned();
     let reply = call(
         &center.app,
