@@ -116,6 +116,10 @@ struct Center {
 }
 
 async fn center(gateway: Option<SocketAddr>) -> Center {
+    center_with(gateway, None).await
+}
+
+async fn center_with(gateway: Option<SocketAddr>, auto_ack: Option<&str>) -> Center {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
         .await
@@ -150,6 +154,7 @@ async fn center(gateway: Option<SocketAddr>) -> Center {
     sms.retry_base_millis = 20;
     sms.media_dir = Some(dir.path().join("media"));
     sms.media_max_bytes = 10_000;
+    sms.auto_ack = auto_ack.map(str::to_owned);
     sms.retry_max_millis = 100;
     let config = FloorConfig {
         offer_timeout_millis: 600_000,
@@ -931,4 +936,41 @@ async fn open_threads_come_back_after_a_restart() {
     assert_eq!(reply.status, StatusCode::OK);
     let stored = messages(&restarted_center).await;
     assert_eq!(stored[1]["interaction_id"], thread.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_acknowledgment_answers_each_new_thread_once() {
+    let (gateway_address, gateway) = start_gateway().await;
+    gateway.lock().expect("gateway").down = false;
+    let center = center_with(
+        Some(gateway_address),
+        Some("120다산콜센터입니다. 곧 답변드리겠습니다."),
+    )
+    .await;
+    for (sid, body) in [("SM1", "주차 문의"), ("SM2", "하나 더요")] {
+        let reply = twilio(
+            &center,
+            "/webhooks/sms/twilio",
+            &sms(sid, body),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    eventually("the acknowledgment sent", async || {
+        gateway.lock().expect("gateway").accepted.len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let gateway = gateway.lock().expect("gateway");
+    assert_eq!(gateway.accepted.len(), 1, "once per thread, not per text");
+    assert_eq!(
+        gateway.accepted[0]["body"],
+        "120다산콜센터입니다. 곧 답변드리겠습니다."
+    );
+    assert_eq!(
+        gateway.accepted[0]["type"], "sms",
+        "34 bytes of Hangul fit an SMS? {:?}",
+        gateway.accepted[0]
+    );
 }
