@@ -346,6 +346,19 @@ pub struct MessageRecord {
     pub updated_at: Timestamp,
 }
 
+/// Messages of one direction and kind, and what they cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageTotal {
+    pub direction: String,
+    pub kind: String,
+    pub messages: u64,
+    pub cost_won: i64,
+}
+
+/// Message totals: `{from}`/`{to}` are the bounds' placeholders.
+pub(crate) const MESSAGE_TOTALS_SQL: &str = "SELECT direction, kind, COUNT(*), CAST(COALESCE(SUM(cost_won), 0) AS BIGINT) FROM messages \
+     WHERE created_at >= {from} AND created_at < {to} GROUP BY direction, kind ORDER BY direction, kind";
+
 /// A text thread still waiting for its consultation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenThread {
@@ -519,6 +532,13 @@ pub trait Store {
     /// Text threads with an inbound message since `since` and no
     /// consultation yet (a restart lost them from the floor), oldest first.
     async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<OpenThread>>;
+    /// Messages created in `[from, to)` (either bound open), counted by
+    /// direction and kind with their summed cost.
+    async fn message_totals(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<MessageTotal>>;
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session and its user, if it exists and has not expired at `now`.
     async fn find_session(
@@ -708,6 +728,13 @@ impl Store for AnyStore {
     }
     async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<OpenThread>> {
         delegate!(self, s => s.open_text_threads(since))
+    }
+    async fn message_totals(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<MessageTotal>> {
+        delegate!(self, s => s.message_totals(from, to))
     }
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
         delegate!(self, s => s.set_password(user_id, password_hash))

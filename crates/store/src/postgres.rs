@@ -1169,6 +1169,31 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn message_totals(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<crate::MessageTotal>> {
+        let sql = crate::MESSAGE_TOTALS_SQL
+            .replace("{from}", "$1")
+            .replace("{to}", "$2");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(from.map_or(i64::MIN, Timestamp::millis))
+            .bind(to.map_or(i64::MAX, Timestamp::millis))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(crate::MessageTotal {
+                    direction: row.try_get(0)?,
+                    kind: row.try_get(1)?,
+                    messages: row.try_get::<i64, _>(2)? as u64,
+                    cost_won: row.try_get::<i64, _>(3)?,
+                })
+            })
+            .collect()
+    }
+
     async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<crate::OpenThread>> {
         let sql = crate::OPEN_THREADS_SQL.replace("{since}", "$1");
         let rows = sqlx::query(AssertSqlSafe(sql))

@@ -1674,6 +1674,33 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn message_totals(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<crate::MessageTotal>> {
+        let (from, to) = (
+            from.map_or(i64::MIN, Timestamp::millis),
+            to.map_or(i64::MAX, Timestamp::millis),
+        );
+        self.read(move |conn| {
+            let sql = crate::MESSAGE_TOTALS_SQL
+                .replace("{from}", "?1")
+                .replace("{to}", "?2");
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map([from, to], |row| {
+                Ok(crate::MessageTotal {
+                    direction: row.get(0)?,
+                    kind: row.get(1)?,
+                    messages: row.get::<_, i64>(2)? as u64,
+                    cost_won: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<crate::OpenThread>> {
         self.read(move |conn| {
             let sql = crate::OPEN_THREADS_SQL.replace("{since}", "?1");

@@ -319,6 +319,25 @@ async fn messages_are_idempotent_threaded_and_an_outbox(store: &AnyStore) {
         vec![reply.id, other.id]
     );
 
+    let totals = store.message_totals(None, None).await.expect("totals");
+    let outbound_sms = totals
+        .iter()
+        .find(|t| t.direction == "outbound" && t.kind == "sms")
+        .expect("outbound sms");
+    assert_eq!((outbound_sms.messages, outbound_sms.cost_won), (2, 20));
+    let inbound: u64 = totals
+        .iter()
+        .filter(|t| t.direction == "inbound")
+        .map(|t| t.messages)
+        .sum();
+    assert_eq!(inbound, 1);
+    assert!(
+        store
+            .message_totals(Some(ts("2026-11-29T00:00:00+09:00")), None)
+            .await
+            .expect("totals")
+            .is_empty()
+    );
     // The thread is open until its consultation is stored.
     let open = store
         .open_text_threads(ts("2026-11-28T09:00:00+09:00"))

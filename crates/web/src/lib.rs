@@ -16,7 +16,7 @@ mod live;
 pub mod media;
 mod observability;
 pub mod openapi;
-mod outbox;
+pub mod outbox;
 mod pages;
 mod reference;
 mod reports;
@@ -133,7 +133,7 @@ impl AppState {
         let url = config.outbound_url.clone();
         self.sms = Arc::new(config);
         if let Some(url) = url {
-            tokio::spawn(outbox::run(self.clone(), url));
+            tokio::spawn(outbox::run(self.clone(), outbox::HttpProvider::new(url)));
         }
         self
     }

@@ -336,6 +336,14 @@ fn live(common_errors: impl Fn(serde_json::Map<String, Value>) -> Value) -> (Val
                     ]))
                 }
             },
+            "/api/v1/stats/messages": {"get": {
+                "summary": "Text messages in a period by direction and kind, with the outbound cost in won (admin, supervisor)",
+                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string"}}, {"name": "to", "in": "query", "schema": {"type": "string"}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"totals\": [{direction, kind, messages, cost_won}], \"outbound_cost_won\": n}"})),
+                    ("422".to_owned(), error_response("Invalid date")),
+                ]))
+            }},
             "/api/v1/messages": {"get": {
                 "summary": "A citizen's text messages both ways (agent role or above; audited)",
                 "parameters": [{"name": "citizen_phone", "in": "query", "required": true, "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}],

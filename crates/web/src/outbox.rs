@@ -19,12 +19,45 @@ use crate::AppState;
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
+/// Whatever hands a message to the carrier. The outbox calls `send` until
+/// it answers `Ok` (with the provider's id for the message, for delivery
+/// reports); an `Err` is retried later. `send` may be called again for a
+/// message the provider already took (if Dasan stopped before recording
+/// the answer), so providers de-duplicate by `message.id`.
+pub trait Provider: Send + Sync + 'static {
+    fn send(
+        &self,
+        message: &MessageRecord,
+        from: &str,
+    ) -> impl std::future::Future<Output = Result<String, String>> + Send;
+}
+
+/// POSTs JSON (`id`, `to`, `from`, `body`, `type`) to a gateway URL.
+pub struct HttpProvider {
+    client: HttpClient,
+    url: String,
+}
+
+impl HttpProvider {
+    pub fn new(url: String) -> HttpProvider {
+        HttpProvider {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            url,
+        }
+    }
+}
+
+impl Provider for HttpProvider {
+    async fn send(&self, message: &MessageRecord, from: &str) -> Result<String, String> {
+        attempt(&self.client, &self.url, from, message).await
+    }
+}
+
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs until the floor closes (server shutdown).
-pub(crate) async fn run(state: AppState, url: String) {
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+pub(crate) async fn run(state: AppState, provider: impl Provider) {
     let closed = state.floor.closed();
     tokio::pin!(closed);
     loop {
@@ -37,7 +70,7 @@ pub(crate) async fn run(state: AppState, url: String) {
         };
         let busy = !due.is_empty();
         for message in due {
-            deliver(&state, &client, &url, message).await;
+            deliver(&state, &provider, message).await;
         }
         if busy {
             continue;
@@ -66,7 +99,7 @@ fn backoff(state: &AppState, attempts: i64) -> Duration {
     Duration::from_millis(millis)
 }
 
-async fn deliver(state: &AppState, client: &HttpClient, url: &str, message: MessageRecord) {
+async fn deliver(state: &AppState, provider: &impl Provider, message: MessageRecord) {
     let now = crate::now();
     let attempts = message.attempts + 1;
     let update = match state.store.is_opted_out(&message.citizen_phone).await {
@@ -78,7 +111,7 @@ async fn deliver(state: &AppState, client: &HttpClient, url: &str, message: Mess
             last_error: Some("the citizen opted out".into()),
             at: now,
         },
-        Ok(false) => match attempt(client, url, state, &message).await {
+        Ok(false) => match provider.send(&message, &state.sms.center_number).await {
             Ok(provider_id) => DeliveryUpdate {
                 status: "sent".into(),
                 gateway_message_id: Some(provider_id),
@@ -126,13 +159,13 @@ async fn deliver(state: &AppState, client: &HttpClient, url: &str, message: Mess
 async fn attempt(
     client: &HttpClient,
     url: &str,
-    state: &AppState,
+    from: &str,
     message: &MessageRecord,
 ) -> Result<String, String> {
     let payload = serde_json::json!({
         "id": message.id,
         "to": message.citizen_phone.e164(),
-        "from": state.sms.center_number,
+        "from": from,
         "body": message.body,
         "type": message.kind,
     });

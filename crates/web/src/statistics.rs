@@ -13,7 +13,9 @@ use crate::{
 };
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/stats", get(stats))
+    Router::new()
+        .route("/stats", get(stats))
+        .route("/stats/messages", get(message_stats))
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,4 +57,40 @@ pub(crate) async fn statistics_for(
     let filter = parse_filter(state, from, to, category, channel, None)?;
     let (aggregates, _) = state.store.statistics(&filter, state.zone).await?;
     Ok(compute_statistics(&aggregates, &state.taxonomy, state.zone))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/v1/stats/messages`: texts in a period by direction and kind,
+/// with what the outbound ones cost (for the city's SMS budget).
+async fn message_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PeriodQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Role::may_read_statistics)?;
+    let bound = |text: &Option<String>| {
+        text.as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| dasan_core::Timestamp::parse_bound(t, state.zone))
+            .transpose()
+    };
+    let (from, to) = (bound(&query.from)?, bound(&query.to)?);
+    let totals = state.store.message_totals(from, to).await?;
+    let cost: i64 = totals
+        .iter()
+        .filter(|t| t.direction == "outbound")
+        .map(|t| t.cost_won)
+        .sum();
+    Ok(Json(serde_json::json!({
+        "from": from.map(dasan_core::Timestamp::to_rfc3339),
+        "to": to.map(dasan_core::Timestamp::to_rfc3339),
+        "totals": totals,
+        "outbound_cost_won": cost,
+    })))
 }

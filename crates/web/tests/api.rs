@@ -634,6 +634,7 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/wallboard/events",
         "/api/v1/interactions/{id}/messages",
         "/api/v1/messages",
+        "/api/v1/stats/messages",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

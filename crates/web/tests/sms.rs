@@ -812,6 +812,18 @@ async fn replies_reach_the_gateway_exactly_once_across_an_outage() {
     })
     .await;
 
+    // What the texts cost, for the city's budget: one SMS (20) and one LMS (50).
+    let costs = api(&center, "GET", "/api/v1/stats/messages", None).await;
+    assert_eq!(costs.status, StatusCode::OK, "{}", costs.body);
+    assert_eq!(costs.json()["outbound_cost_won"], 70, "{}", costs.body);
+    let reply = api(
+        &center,
+        "GET",
+        "/api/v1/stats/messages?from=not-a-date",
+        None,
+    )
+    .await;
+    assert!(reply.status.is_client_error());
     // The agent closes the thread with its consultation.
     let reply = as_agent(
         &center,
