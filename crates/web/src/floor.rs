@@ -538,7 +538,14 @@ impl Floor {
             channel: kind.channel,
             required_skills,
             overflow: None,
-            wrap_up_millis: state.config.wrap_up_millis,
+            // After-work blocks new contacts after a call; a text agent
+            // writes the record before closing the thread and keeps the
+            // others going, so text queues have none.
+            wrap_up_millis: if kind.channel.is_text() {
+                0
+            } else {
+                state.config.wrap_up_millis
+            },
         })?;
         state.queues.push(QueueInfo {
             kind: kind.clone(),

@@ -986,3 +986,106 @@ async fn a_configured_acknowledgment_answers_each_new_thread_once() {
         gateway.accepted[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agent_holds_several_text_threads_up_to_its_capacity() {
+    let center = center(None).await;
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        "/api/v1/desktop/presence",
+        Some(json!({"presence":"available"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let mut threads = Vec::new();
+    for n in 0..4 {
+        let phone = format!("010-8000-{n:04}");
+        let sid = format!("SMcap{n}");
+        let params = [
+            ("MessageSid", sid.as_str()),
+            ("From", phone.as_str()),
+            ("Body", "문의드립니다"),
+        ];
+        let reply = twilio(&center, "/webhooks/sms/twilio", &params, Some(TOKEN)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let reply = api(
+            &center,
+            "GET",
+            &format!("/api/v1/messages?citizen_phone={phone}"),
+            None,
+        )
+        .await;
+        threads.push(
+            reply.json()["messages"][0]["interaction_id"]
+                .as_str()
+                .expect("thread")
+                .to_owned(),
+        );
+    }
+    // Offers come one at a time; each accepted thread leaves room for the
+    // next until the agent holds three (the default text capacity).
+    for thread in &threads[..3] {
+        let screen = as_agent(
+            &center,
+            &center.agent_cookie,
+            "GET",
+            "/api/v1/desktop/state",
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(screen["offer"]["id"], thread.as_str(), "{screen}");
+        let reply = as_agent(
+            &center,
+            &center.agent_cookie,
+            "POST",
+            &format!("/api/v1/interactions/{thread}/accept"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let screen = as_agent(
+        &center,
+        &center.agent_cookie,
+        "GET",
+        "/api/v1/desktop/state",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(screen["contacts"].as_array().map(Vec::len), Some(3));
+    assert!(screen["offer"].is_null(), "full: the fourth waits");
+    let fourth = api(
+        &center,
+        "GET",
+        &format!("/api/v1/interactions/{}", threads[3]),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(fourth["state"], "queued");
+    // Closing one thread (with its consultation) frees a place for it.
+    let reply = as_agent(
+        &center,
+        &center.agent_cookie,
+        "POST",
+        &format!("/api/v1/interactions/{}/complete", threads[0]),
+        Some(json!({"category":"other","summary":"안내","outcome":"answered"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    // (No after-work on text threads: the next one is offered at once.)
+    let screen = as_agent(
+        &center,
+        &center.agent_cookie,
+        "GET",
+        "/api/v1/desktop/state",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(screen["offer"]["id"], threads[3].as_str(), "{screen}");
+}
