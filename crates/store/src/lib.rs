@@ -346,6 +346,38 @@ pub struct MessageRecord {
     pub updated_at: Timestamp,
 }
 
+/// A satisfaction survey after one consultation. `status` runs
+/// `scheduled` → `sent` → `answered` (or `skipped` with a reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyRecord {
+    pub consultation_id: uuid::Uuid,
+    pub citizen_phone: PhoneNumber,
+    pub channel: Channel,
+    pub category: String,
+    pub agent_id: Option<uuid::Uuid>,
+    /// When the consultation started (the figures count by its month).
+    pub consultation_at: Timestamp,
+    pub due_at: Timestamp,
+    pub status: String,
+    pub message_id: Option<uuid::Uuid>,
+    pub sent_at: Option<Timestamp>,
+    /// 1..=5 once answered.
+    pub score: Option<i64>,
+    pub answered_at: Option<Timestamp>,
+    pub skip_reason: Option<String>,
+}
+
+/// Survey outcomes per local month of the consultations they follow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SurveyMonth {
+    pub month: String,
+    pub sent: u64,
+    pub responses: u64,
+    /// Scores of 4 or 5.
+    pub satisfied: u64,
+    pub score_sum: u64,
+}
+
 /// Messages of one direction and kind, and what they cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageTotal {
@@ -356,6 +388,75 @@ pub struct MessageTotal {
 }
 
 /// Message totals: `{from}`/`{to}` are the bounds' placeholders.
+pub(crate) const SURVEY_COLUMNS: &str = "consultation_id, citizen_phone, channel, category, agent_id, consultation_at, due_at, status, message_id, sent_at, score, answered_at, skip_reason";
+
+/// Folds `(consultation_at millis, status, score)` rows into months.
+pub(crate) fn fold_survey_rows(
+    rows: impl Iterator<Item = (i64, String, Option<i64>)>,
+    zone: Tz,
+) -> Vec<SurveyMonth> {
+    let mut months: std::collections::BTreeMap<String, SurveyMonth> = Default::default();
+    for (at, status, score) in rows {
+        let Ok(at) = Timestamp::from_millis(at) else {
+            continue;
+        };
+        let date = at.local_date(zone);
+        let key = format!("{}", date.format("%Y-%m"));
+        let month = months.entry(key.clone()).or_insert_with(|| SurveyMonth {
+            month: key,
+            ..SurveyMonth::default()
+        });
+        if status == "sent" || status == "answered" {
+            month.sent += 1;
+        }
+        if let (true, Some(score)) = (status == "answered", score) {
+            month.responses += 1;
+            month.score_sum += score.clamp(0, 5) as u64;
+            if score >= 4 {
+                month.satisfied += 1;
+            }
+        }
+    }
+    months.into_values().collect()
+}
+
+/// The WHERE clause of `survey_months` for a filter, with placeholders
+/// made by `placeholder(n)` starting at 1, and the values in order.
+pub(crate) fn survey_filter(
+    filter: &ConsultationFilter,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<SqlParam>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(from) = filter.from {
+        values.push(SqlParam::Int(from.millis()));
+        clauses.push(format!("consultation_at >= {}", placeholder(values.len())));
+    }
+    if let Some(to) = filter.to {
+        values.push(SqlParam::Int(to.millis()));
+        clauses.push(format!("consultation_at < {}", placeholder(values.len())));
+    }
+    if let Some(category) = &filter.category {
+        values.push(SqlParam::Text(category.as_str().to_owned()));
+        let exact = placeholder(values.len());
+        values.push(SqlParam::Text(format!("{}.%", category.as_str())));
+        clauses.push(format!(
+            "(category = {exact} OR category LIKE {})",
+            placeholder(values.len())
+        ));
+    }
+    if let Some(channel) = filter.channel {
+        values.push(SqlParam::Text(channel.as_str().to_owned()));
+        clauses.push(format!("channel = {}", placeholder(values.len())));
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" AND {}", clauses.join(" AND "))
+    };
+    (clause, values)
+}
+
 pub(crate) const MESSAGE_TOTALS_SQL: &str = "SELECT direction, kind, COUNT(*), CAST(COALESCE(SUM(cost_won), 0) AS BIGINT) FROM messages \
      WHERE created_at >= {from} AND created_at < {to} GROUP BY direction, kind ORDER BY direction, kind";
 
@@ -451,20 +552,18 @@ pub trait Store {
         zone: Tz,
     ) -> Result<(Aggregates, StatsSource)> {
         if filter.citizen_phone.is_none() && self.rollup_zone().await? == zone {
-            Ok((
-                self.statistics_from_rollups(filter).await?,
-                StatsSource::Rollups,
-            ))
+            let mut aggregates = self.statistics_from_rollups(filter).await?;
+            aggregates.surveys = self.survey_months(filter, zone).await?;
+            Ok((aggregates, StatsSource::Rollups))
         } else {
             tracing::warn!(
                 zone = zone.name(),
                 "statistics computed without rollups (another zone or a citizen filter); \
                  `dasan stats rebuild --time-zone` re-buckets them"
             );
-            Ok((
-                self.statistics_exact(filter, zone).await?,
-                StatsSource::Exact,
-            ))
+            let mut aggregates = self.statistics_exact(filter, zone).await?;
+            aggregates.surveys = self.survey_months(filter, zone).await?;
+            Ok((aggregates, StatsSource::Exact))
         }
     }
 
@@ -532,6 +631,20 @@ pub trait Store {
     /// Text threads with an inbound message since `since` and no
     /// consultation yet (a restart lost them from the floor), oldest first.
     async fn open_text_threads(&self, since: Timestamp) -> Result<Vec<OpenThread>>;
+    /// Schedules a survey; `Ok(false)` if the consultation has one.
+    async fn schedule_survey(&self, survey: &SurveyRecord) -> Result<bool>;
+    async fn update_survey(&self, survey: &SurveyRecord) -> Result<()>;
+    /// Scheduled surveys due at or before `now`, oldest first.
+    async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<SurveyRecord>>;
+    /// The citizen's most recent survey (by due time), if any.
+    async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<SurveyRecord>>;
+    /// Sent and answered surveys per local month of the consultations
+    /// matching `filter` (its citizen filter is ignored).
+    async fn survey_months(
+        &self,
+        filter: &ConsultationFilter,
+        zone: Tz,
+    ) -> Result<Vec<SurveyMonth>>;
     /// Messages created in `[from, to)` (either bound open), counted by
     /// direction and kind with their summed cost.
     async fn message_totals(
@@ -735,6 +848,25 @@ impl Store for AnyStore {
         to: Option<Timestamp>,
     ) -> Result<Vec<MessageTotal>> {
         delegate!(self, s => s.message_totals(from, to))
+    }
+    async fn schedule_survey(&self, survey: &SurveyRecord) -> Result<bool> {
+        delegate!(self, s => s.schedule_survey(survey))
+    }
+    async fn update_survey(&self, survey: &SurveyRecord) -> Result<()> {
+        delegate!(self, s => s.update_survey(survey))
+    }
+    async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<SurveyRecord>> {
+        delegate!(self, s => s.due_surveys(now, limit))
+    }
+    async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<SurveyRecord>> {
+        delegate!(self, s => s.last_survey_for(phone))
+    }
+    async fn survey_months(
+        &self,
+        filter: &ConsultationFilter,
+        zone: Tz,
+    ) -> Result<Vec<SurveyMonth>> {
+        delegate!(self, s => s.survey_months(filter, zone))
     }
     async fn set_password(&self, user_id: uuid::Uuid, password_hash: &str) -> Result<()> {
         delegate!(self, s => s.set_password(user_id, password_hash))

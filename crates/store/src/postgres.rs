@@ -158,6 +158,27 @@ CREATE TABLE opt_outs (
     at BIGINT NOT NULL
 );
 "#,
+    r#"
+-- 6: satisfaction surveys, one per consultation at most.
+CREATE TABLE surveys (
+    consultation_id UUID PRIMARY KEY,
+    citizen_phone BIGINT NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL,
+    agent_id UUID,
+    consultation_at BIGINT NOT NULL,
+    due_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    message_id UUID,
+    sent_at BIGINT,
+    score BIGINT,
+    answered_at BIGINT,
+    skip_reason TEXT
+);
+CREATE INDEX surveys_due ON surveys (due_at) WHERE status = 'scheduled';
+CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
+CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
+"#,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -176,6 +197,30 @@ fn user_from_row(row: &PgRow) -> Result<UserRecord> {
             .transpose()?,
         created_at: Timestamp::from_millis(row.try_get(7)?)?,
         language: row.try_get(8)?,
+    })
+}
+
+fn survey_from_row(row: &PgRow) -> Result<crate::SurveyRecord> {
+    let millis = |i: usize| -> Result<Option<Timestamp>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(i)?
+            .map(Timestamp::from_millis)
+            .transpose()?)
+    };
+    Ok(crate::SurveyRecord {
+        consultation_id: row.try_get(0)?,
+        citizen_phone: crate::convert::phone_from_key(row.try_get(1)?)?,
+        channel: row.try_get::<&str, _>(2)?.parse()?,
+        category: row.try_get(3)?,
+        agent_id: row.try_get(4)?,
+        consultation_at: Timestamp::from_millis(row.try_get(5)?)?,
+        due_at: Timestamp::from_millis(row.try_get(6)?)?,
+        status: row.try_get(7)?,
+        message_id: row.try_get(8)?,
+        sent_at: millis(9)?,
+        score: row.try_get(10)?,
+        answered_at: millis(11)?,
+        skip_reason: row.try_get(12)?,
     })
 }
 
@@ -1167,6 +1212,95 @@ impl Store for PgStore {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn schedule_survey(&self, v: &crate::SurveyRecord) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO surveys ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (consultation_id) DO NOTHING",
+            crate::SURVEY_COLUMNS
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(v.consultation_id)
+            .bind(crate::convert::phone_key(&v.citizen_phone))
+            .bind(v.channel.as_str())
+            .bind(&v.category)
+            .bind(v.agent_id)
+            .bind(v.consultation_at.millis())
+            .bind(v.due_at.millis())
+            .bind(&v.status)
+            .bind(v.message_id)
+            .bind(v.sent_at.map(Timestamp::millis))
+            .bind(v.score)
+            .bind(v.answered_at.map(Timestamp::millis))
+            .bind(&v.skip_reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_survey(&self, v: &crate::SurveyRecord) -> Result<()> {
+        sqlx::query("UPDATE surveys SET due_at = $2, status = $3, message_id = $4, sent_at = $5, score = $6, answered_at = $7, skip_reason = $8 WHERE consultation_id = $1")
+            .bind(v.consultation_id)
+            .bind(v.due_at.millis())
+            .bind(&v.status)
+            .bind(v.message_id)
+            .bind(v.sent_at.map(Timestamp::millis))
+            .bind(v.score)
+            .bind(v.answered_at.map(Timestamp::millis))
+            .bind(&v.skip_reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<crate::SurveyRecord>> {
+        let sql = format!(
+            "SELECT {} FROM surveys WHERE status = 'scheduled' AND due_at <= $1 ORDER BY due_at LIMIT $2",
+            crate::SURVEY_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(survey_from_row).collect()
+    }
+
+    async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<crate::SurveyRecord>> {
+        let sql = format!(
+            "SELECT {} FROM surveys WHERE citizen_phone = $1 ORDER BY due_at DESC LIMIT 1",
+            crate::SURVEY_COLUMNS
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(crate::convert::phone_key(phone))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(survey_from_row)
+            .transpose()
+    }
+
+    async fn survey_months(
+        &self,
+        filter: &ConsultationFilter,
+        zone: chrono_tz::Tz,
+    ) -> Result<Vec<crate::SurveyMonth>> {
+        let (clause, values) = crate::survey_filter(filter, |n| format!("${n}"));
+        let sql = format!(
+            "SELECT consultation_at, status, score FROM surveys WHERE status IN ('sent', 'answered'){clause}"
+        );
+        let rows = bind_params(sqlx::query(AssertSqlSafe(sql)), &values)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push((
+                row.try_get::<i64, _>(0)?,
+                row.try_get::<String, _>(1)?,
+                row.try_get::<Option<i64>, _>(2)?,
+            ));
+        }
+        Ok(crate::fold_survey_rows(out.into_iter(), zone))
     }
 
     async fn message_totals(

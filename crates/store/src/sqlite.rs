@@ -188,6 +188,27 @@ CREATE TABLE opt_outs (
     at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- 7: satisfaction surveys, one per consultation at most.
+CREATE TABLE surveys (
+    consultation_id BLOB PRIMARY KEY,
+    citizen_phone INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL,
+    agent_id BLOB,
+    consultation_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    message_id BLOB,
+    sent_at INTEGER,
+    score INTEGER,
+    answered_at INTEGER,
+    skip_reason TEXT
+);
+CREATE INDEX surveys_due ON surveys (due_at) WHERE status = 'scheduled';
+CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
+CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
+"#,
 ];
 
 #[derive(Clone)]
@@ -466,6 +487,87 @@ impl RawMessage {
             updated_at: Timestamp::from_millis(self.updated_at)?,
         })
     }
+}
+
+fn survey_from_row(row: &Row<'_>) -> rusqlite::Result<RawSurvey> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+        row.get(12)?,
+    ))
+}
+
+type RawSurvey = (
+    Vec<u8>,
+    i64,
+    String,
+    String,
+    Option<Vec<u8>>,
+    i64,
+    i64,
+    String,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn survey_record(raw: RawSurvey) -> Result<crate::SurveyRecord> {
+    let (
+        id,
+        phone,
+        channel,
+        category,
+        agent,
+        consultation_at,
+        due_at,
+        status,
+        message,
+        sent_at,
+        score,
+        answered_at,
+        skip_reason,
+    ) = raw;
+    Ok(crate::SurveyRecord {
+        consultation_id: blob_uuid(id)?,
+        citizen_phone: crate::convert::phone_from_key(phone)?,
+        channel: channel.parse()?,
+        category,
+        agent_id: agent.map(blob_uuid).transpose()?,
+        consultation_at: Timestamp::from_millis(consultation_at)?,
+        due_at: Timestamp::from_millis(due_at)?,
+        status,
+        message_id: message.map(blob_uuid).transpose()?,
+        sent_at: sent_at.map(Timestamp::from_millis).transpose()?,
+        score,
+        answered_at: answered_at.map(Timestamp::from_millis).transpose()?,
+        skip_reason,
+    })
+}
+
+fn query_surveys(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<crate::SurveyRecord>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, survey_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(survey_record(row?)?);
+    }
+    Ok(out)
 }
 
 fn query_messages(
@@ -1670,6 +1772,98 @@ impl Store for SqliteStore {
                 conn.execute("DELETE FROM opt_outs WHERE citizen_phone = ?1", [key])?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn schedule_survey(&self, survey: &crate::SurveyRecord) -> Result<bool> {
+        let v = survey.clone();
+        self.write(move |conn| {
+            let changed = conn.execute(
+                &format!("INSERT INTO surveys ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (consultation_id) DO NOTHING", crate::SURVEY_COLUMNS),
+                params![
+                    v.consultation_id.as_bytes().as_slice(),
+                    crate::convert::phone_key(&v.citizen_phone),
+                    v.channel.as_str(),
+                    v.category,
+                    v.agent_id.map(|a| a.as_bytes().to_vec()),
+                    v.consultation_at.millis(),
+                    v.due_at.millis(),
+                    v.status,
+                    v.message_id.map(|m| m.as_bytes().to_vec()),
+                    v.sent_at.map(Timestamp::millis),
+                    v.score,
+                    v.answered_at.map(Timestamp::millis),
+                    v.skip_reason,
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn update_survey(&self, survey: &crate::SurveyRecord) -> Result<()> {
+        let v = survey.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE surveys SET due_at = ?2, status = ?3, message_id = ?4, sent_at = ?5, score = ?6, answered_at = ?7, skip_reason = ?8 WHERE consultation_id = ?1",
+                params![
+                    v.consultation_id.as_bytes().as_slice(),
+                    v.due_at.millis(),
+                    v.status,
+                    v.message_id.map(|m| m.as_bytes().to_vec()),
+                    v.sent_at.map(Timestamp::millis),
+                    v.score,
+                    v.answered_at.map(Timestamp::millis),
+                    v.skip_reason,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<crate::SurveyRecord>> {
+        self.read(move |conn| {
+            query_surveys(
+                conn,
+                &format!("SELECT {} FROM surveys WHERE status = 'scheduled' AND due_at <= ?1 ORDER BY due_at LIMIT ?2", crate::SURVEY_COLUMNS),
+                params![now.millis(), limit],
+            )
+        })
+        .await
+    }
+
+    async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<crate::SurveyRecord>> {
+        let key = crate::convert::phone_key(phone);
+        self.read(move |conn| {
+            Ok(query_surveys(
+                conn,
+                &format!(
+                    "SELECT {} FROM surveys WHERE citizen_phone = ?1 ORDER BY due_at DESC LIMIT 1",
+                    crate::SURVEY_COLUMNS
+                ),
+                [key],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn survey_months(
+        &self,
+        filter: &ConsultationFilter,
+        zone: chrono_tz::Tz,
+    ) -> Result<Vec<crate::SurveyMonth>> {
+        let (clause, values) = crate::survey_filter(filter, |n| format!("?{n}"));
+        self.read(move |conn| {
+            let sql = format!("SELECT consultation_at, status, score FROM surveys WHERE status IN ('sent', 'answered'){clause}");
+            let mut statement = conn.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+            })?;
+            let rows: Vec<_> = rows.collect::<rusqlite::Result<_>>()?;
+            Ok(crate::fold_survey_rows(rows.into_iter(), zone))
         })
         .await
     }

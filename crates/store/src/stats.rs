@@ -49,6 +49,8 @@ pub struct Aggregates {
     pub heavy_citizen_counts: Vec<u64>,
     /// The most consultations any one citizen has.
     pub max_per_citizen: u64,
+    /// Satisfaction surveys per month (filled by `Store::statistics`).
+    pub surveys: Vec<crate::SurveyMonth>,
 }
 
 /// Folds rows from any source into [`Aggregates`].
@@ -119,6 +121,7 @@ impl AggregatesBuilder {
                 .collect(),
             heavy_citizen_counts,
             max_per_citizen,
+            surveys: Vec::new(),
         }
     }
 }
@@ -199,6 +202,30 @@ pub struct Statistics {
     pub night_by_month: Vec<MonthCount>,
     pub heavy_users: HeavyUsers,
     pub handle_time: HandleTimes,
+    /// Post-contact surveys: answers of 4–5 out of 5 are satisfied.
+    pub satisfaction: Satisfaction,
+    pub satisfaction_by_month: Vec<MonthSatisfaction>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Satisfaction {
+    /// Surveys sent.
+    pub sent: u64,
+    /// Surveys answered.
+    pub responses: u64,
+    pub satisfied_share: Option<f64>,
+    /// Mean score, 1–5.
+    pub mean: Option<f64>,
+    /// Responses ÷ sent.
+    pub response_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthSatisfaction {
+    pub month: String,
+    pub responses: u64,
+    pub satisfied_share: Option<f64>,
+    pub mean: Option<f64>,
 }
 
 const MILESTONE_STEP: u64 = 1_000_000;
@@ -382,6 +409,34 @@ pub fn compute_statistics(aggregates: &Aggregates, taxonomy: &Taxonomy, zone: Tz
             scope: "all_time",
         },
         handle_time,
+        satisfaction: satisfaction(&aggregates.surveys),
+        satisfaction_by_month: aggregates
+            .surveys
+            .iter()
+            .filter(|m| m.responses > 0)
+            .map(|m| MonthSatisfaction {
+                month: m.month.clone(),
+                responses: m.responses,
+                satisfied_share: ratio(m.satisfied, m.responses),
+                mean: ratio(m.score_sum, m.responses),
+            })
+            .collect(),
+    }
+}
+
+fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
+    (denominator > 0).then(|| numerator as f64 / denominator as f64)
+}
+
+fn satisfaction(months: &[crate::SurveyMonth]) -> Satisfaction {
+    let sum = |f: fn(&crate::SurveyMonth) -> u64| months.iter().map(f).sum::<u64>();
+    let (sent, responses) = (sum(|m| m.sent), sum(|m| m.responses));
+    Satisfaction {
+        sent,
+        responses,
+        satisfied_share: ratio(sum(|m| m.satisfied), responses),
+        mean: ratio(sum(|m| m.score_sum), responses),
+        response_rate: ratio(responses, sent),
     }
 }
 

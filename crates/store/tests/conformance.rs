@@ -89,6 +89,7 @@ conformance!(
     an_interrupted_bulk_load_is_repaired_at_the_next_open,
     counts_per_interval_match_the_records,
     messages_are_idempotent_threaded_and_an_outbox,
+    surveys_are_scheduled_once_and_counted_by_month,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -388,6 +389,119 @@ async fn messages_are_idempotent_threaded_and_an_outbox(store: &AnyStore) {
         .await
         .expect("opt in");
     assert!(!store.is_opted_out(&citizen).await.expect("opt-out"));
+}
+
+async fn surveys_are_scheduled_once_and_counted_by_month(store: &AnyStore) {
+    use dasan_store::SurveyRecord;
+    let survey = |n: u8, at: &str, due: &str| SurveyRecord {
+        consultation_id: uuid::Uuid::from_u128(
+            0x0190_0000_0000_7000_9000_0000_0000_0000 | u128::from(n),
+        ),
+        citizen_phone: PhoneNumber::parse(&format!("010-3000-{n:04}")).expect("phone"),
+        channel: Channel::Voice,
+        category: "water.bill".into(),
+        agent_id: None,
+        consultation_at: ts(at),
+        due_at: ts(due),
+        status: "scheduled".into(),
+        message_id: None,
+        sent_at: None,
+        score: None,
+        answered_at: None,
+        skip_reason: None,
+    };
+    let october = survey(1, "2009-11-01T00:30:00+09:00", "2009-11-01T00:40:00+09:00");
+    let november = survey(2, "2009-11-02T10:00:00+09:00", "2009-11-02T10:05:00+09:00");
+    let unsent = survey(3, "2009-11-03T10:00:00+09:00", "2009-11-03T10:05:00+09:00");
+    for s in [&october, &november, &unsent] {
+        assert!(store.schedule_survey(s).await.expect("schedule"));
+    }
+    assert!(
+        !store.schedule_survey(&october).await.expect("again"),
+        "one per consultation"
+    );
+    let due = store
+        .due_surveys(ts("2009-11-02T12:00:00+09:00"), 10)
+        .await
+        .expect("due");
+    assert_eq!(
+        due.iter().map(|s| s.consultation_id).collect::<Vec<_>>(),
+        vec![october.consultation_id, november.consultation_id]
+    );
+    assert_eq!(due[0], october, "reads back identically");
+    let mut answered = october.clone();
+    answered.status = "answered".into();
+    answered.sent_at = Some(ts("2009-11-01T00:10:00+09:00"));
+    answered.score = Some(5);
+    answered.answered_at = Some(ts("2009-11-01T00:12:00+09:00"));
+    store.update_survey(&answered).await.expect("answered");
+    let mut sent = november.clone();
+    sent.status = "sent".into();
+    sent.sent_at = Some(ts("2009-11-02T10:05:00+09:00"));
+    store.update_survey(&sent).await.expect("sent");
+    assert_eq!(
+        store
+            .last_survey_for(&october.citizen_phone)
+            .await
+            .expect("last"),
+        Some(answered.clone())
+    );
+    let months = store
+        .survey_months(&ConsultationFilter::default(), dasan_core::time::SEOUL)
+        .await
+        .expect("months");
+    // Counted by the consultation's local month: 00:30 on 1 November in
+    // Seoul is still 31 October in UTC.
+    assert_eq!(months.len(), 1, "{months:?}");
+    assert_eq!(
+        (
+            months[0].month.as_str(),
+            months[0].sent,
+            months[0].responses,
+            months[0].satisfied
+        ),
+        ("2009-11", 2, 1, 1)
+    );
+    let in_utc = store
+        .survey_months(&ConsultationFilter::default(), chrono_tz::UTC)
+        .await
+        .expect("months");
+    assert_eq!(
+        in_utc.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(),
+        vec!["2009-10", "2009-11"]
+    );
+    let filter = ConsultationFilter {
+        channel: Some(Channel::Sms),
+        ..ConsultationFilter::default()
+    };
+    assert!(
+        store
+            .survey_months(&filter, dasan_core::time::SEOUL)
+            .await
+            .expect("months")
+            .is_empty()
+    );
+    let filter = ConsultationFilter {
+        category: Some(Taxonomy::seed().resolve("water").expect("code")),
+        ..ConsultationFilter::default()
+    };
+    let water = store
+        .survey_months(&filter, dasan_core::time::SEOUL)
+        .await
+        .expect("months");
+    assert_eq!(water.len(), 1);
+    assert_eq!(water[0].sent, 2, "water.bill is under water");
+    // The statistics carry them.
+    let (aggregates, _) = store
+        .statistics(&ConsultationFilter::default(), dasan_core::time::SEOUL)
+        .await
+        .expect("statistics");
+    let stats =
+        dasan_store::compute_statistics(&aggregates, &Taxonomy::seed(), dasan_core::time::SEOUL);
+    assert_eq!(stats.satisfaction.responses, 1);
+    assert_eq!(stats.satisfaction.satisfied_share, Some(1.0));
+    assert_eq!(stats.satisfaction.response_rate, Some(0.5));
+    assert_eq!(stats.satisfaction_by_month.len(), 1);
 }
 
 async fn counts_per_interval_match_the_records(store: &AnyStore) {
