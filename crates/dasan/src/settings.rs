@@ -29,6 +29,20 @@ struct FileSettings {
     /// The URL gateways reach the center at (webhook signatures cover it).
     public_url: Option<String>,
     sms: Option<SmsFile>,
+    survey: Option<SurveyFile>,
+}
+
+/// `[survey]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SurveyFile {
+    enabled: Option<bool>,
+    channels: Option<Vec<String>>,
+    delay_seconds: Option<u64>,
+    quiet_hours: Option<String>,
+    period_days: Option<i64>,
+    reply_window_hours: Option<i64>,
+    text: Option<String>,
 }
 
 /// `[sms]` in the configuration file.
@@ -71,6 +85,8 @@ pub struct Settings {
     pub time_zone: Tz,
     /// The SMS edge (its Debug hides the secrets).
     pub sms: dasan_web::sms::SmsConfig,
+    /// Post-contact surveys, unless turned off (they need the SMS outbox).
+    pub surveys: Option<dasan_web::survey::SurveyConfig>,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -81,6 +97,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("time_zone", &self.time_zone.name())
             .field("sms", &self.sms)
+            .field("surveys", &self.surveys)
             .finish()
     }
 }
@@ -124,13 +141,53 @@ impl Settings {
             _ => PathBuf::from("dasan-data/media"),
         };
         let sms = sms_settings(file.public_url, file.sms.unwrap_or_default(), default_media)?;
+        let surveys = survey_settings(file.survey.unwrap_or_default())?;
         Ok(Settings {
             db,
             listen,
             time_zone,
             sms,
+            surveys,
         })
     }
+}
+
+/// Surveys: the file's `[survey]`, then `DASAN_SURVEY_DELAY_SECONDS` and
+/// `DASAN_SURVEY_QUIET_HOURS` (`00-07`, or `none`).
+fn survey_settings(file: SurveyFile) -> anyhow::Result<Option<dasan_web::survey::SurveyConfig>> {
+    if file.enabled == Some(false) {
+        return Ok(None);
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = dasan_web::survey::SurveyConfig::default();
+    if let Some(channels) = file.channels {
+        config.channels = channels
+            .iter()
+            .map(|c| c.parse::<dasan_core::Channel>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("[survey] channels: {e}"))?;
+    }
+    if let Some(delay) = env("DASAN_SURVEY_DELAY_SECONDS") {
+        config.delay_seconds = delay.parse().map_err(|_| {
+            anyhow::anyhow!("DASAN_SURVEY_DELAY_SECONDS is a number of seconds, not {delay:?}")
+        })?;
+    } else if let Some(delay) = file.delay_seconds {
+        config.delay_seconds = delay;
+    }
+    if let Some(quiet) = env("DASAN_SURVEY_QUIET_HOURS").or(file.quiet_hours) {
+        config.quiet_hours =
+            dasan_web::survey::parse_quiet_hours(&quiet).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if let Some(days) = file.period_days {
+        config.period_days = days.max(0);
+    }
+    if let Some(hours) = file.reply_window_hours {
+        config.reply_window_hours = hours.max(1);
+    }
+    if let Some(text) = file.text {
+        config.text = text;
+    }
+    Ok(Some(config))
 }
 
 /// The SMS edge: the file's `[sms]`, then `DASAN_SMS_*` / `DASAN_PUBLIC_URL`

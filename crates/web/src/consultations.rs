@@ -164,6 +164,7 @@ async fn create(
         Err(other) => return Err(other.into()),
     };
     metrics::counter!("dasan_consultations_recorded_total", "channel" => stored.record.channel.as_str()).increment(1);
+    crate::consultation_stored(&state, &stored).await;
     // Creation is not audited separately: the record is the evidence, and a
     // second write after the commit could fail and make a stored record look
     // refused (inviting a duplicate on retry).

@@ -23,6 +23,7 @@ mod reports;
 pub mod session;
 pub mod sms;
 mod statistics;
+pub mod survey;
 
 use std::{future::Future, sync::Arc};
 
@@ -52,6 +53,16 @@ pub(crate) fn now() -> dasan_core::Timestamp {
     })
 }
 
+/// What follows a stored consultation, whichever path stored it: the
+/// wallboard's chart is redrawn and its survey scheduled. The consultation
+/// is already durable, so nothing here may turn its answer into an error.
+pub(crate) async fn consultation_stored(state: &AppState, consultation: &dasan_core::Consultation) {
+    state.floor.consultation_recorded();
+    if let Err(error) = survey::consultation_recorded(state, consultation).await {
+        tracing::error!(error = %error.message, "the survey of a stored consultation was not scheduled");
+    }
+}
+
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -66,6 +77,10 @@ pub struct AppState {
     pub sms: Arc<sms::SmsConfig>,
     /// Wakes the outbox when a message is queued.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Satisfaction surveys, when on (`with_surveys`).
+    pub surveys: Option<Arc<survey::SurveyConfig>>,
+    /// Wakes the survey task when a survey is scheduled.
+    pub survey_signal: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -91,7 +106,21 @@ impl AppState {
             floor,
             sms: Arc::new(sms::SmsConfig::new()),
             outbox: outbox::signal(),
+            surveys: None,
+            survey_signal: survey::signal(),
         })
+    }
+
+    /// Turns post-contact surveys on (they go out through the SMS outbox,
+    /// so `with_sms` with an outbound URL comes first) and starts the task
+    /// that sends them. Call once, on a tokio runtime.
+    pub fn with_surveys(mut self, config: survey::SurveyConfig) -> Self {
+        let config = Arc::new(config);
+        self.surveys = Some(config.clone());
+        if self.sms.outbound_url.is_some() {
+            tokio::spawn(survey::run(self.clone(), config));
+        }
+        self
     }
 
     /// Puts back on the floor the text threads a restart took off it: those

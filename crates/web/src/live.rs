@@ -315,7 +315,7 @@ async fn complete(
             .ok_or_else(|| ApiError::from(StoreError::NotFound))?,
         Err(error) => return Err(error.into()),
     };
-    state.floor.consultation_recorded();
+    crate::consultation_stored(&state, &stored).await;
     if let Err(e) = state.floor.complete(user, id) {
         return Err(refused(&state, &caller, "complete", id, e).await);
     }

@@ -505,7 +505,13 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
     } else {
         Channel::Mms
     };
-    let (thread, new_thread) = if opt.is_some() {
+    // An answer to the citizen's survey is recorded, not routed.
+    let survey_reply = if opt.is_none() {
+        crate::survey::reply_to(state, &phone, &inbound.body).await?
+    } else {
+        None
+    };
+    let (thread, new_thread) = if opt.is_some() || survey_reply.is_some() {
         (None, false)
     } else {
         match state
@@ -598,6 +604,10 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
     }
     if let Some(opted_out) = opt {
         state.store.set_opt_out(&phone, opted_out, now).await?;
+        return Ok((record.id, false));
+    }
+    if let Some(survey) = survey_reply {
+        state.store.update_survey(&survey).await?;
         return Ok((record.id, false));
     }
     let Some(thread) = thread else {

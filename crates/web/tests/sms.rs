@@ -116,10 +116,14 @@ struct Center {
 }
 
 async fn center(gateway: Option<SocketAddr>) -> Center {
-    center_with(gateway, None).await
+    center_with(gateway, None, None).await
 }
 
-async fn center_with(gateway: Option<SocketAddr>, auto_ack: Option<&str>) -> Center {
+async fn center_with(
+    gateway: Option<SocketAddr>,
+    auto_ack: Option<&str>,
+    surveys: Option<dasan_web::survey::SurveyConfig>,
+) -> Center {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
         .await
@@ -164,6 +168,10 @@ async fn center_with(gateway: Option<SocketAddr>, auto_ack: Option<&str>) -> Cen
         .await
         .expect("state")
         .with_sms(sms);
+    let state = match surveys {
+        Some(surveys) => state.with_surveys(surveys),
+        None => state,
+    };
     Center {
         app: app(state),
         store,
@@ -957,6 +965,7 @@ async fn a_configured_acknowledgment_answers_each_new_thread_once() {
     let center = center_with(
         Some(gateway_address),
         Some("120다산콜센터입니다. 곧 답변드리겠습니다."),
+        None,
     )
     .await;
     for (sid, body) in [("SM1", "주차 문의"), ("SM2", "하나 더요")] {
@@ -1088,4 +1097,239 @@ async fn one_agent_holds_several_text_threads_up_to_its_capacity() {
     .await
     .json();
     assert_eq!(screen["offer"]["id"], threads[3].as_str(), "{screen}");
+}
+
+fn consultation_body(phone: &str) -> Value {
+    json!({"channel":"voice","category":"transport","citizen_phone":phone,"summary":"노선 안내",
+           "started_at":"2026-11-28T10:00:00+09:00","ended_at":"2026-11-28T10:03:10+09:00","outcome":"answered"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_goes_out_after_the_contact_and_its_answer_counts() {
+    let (gateway_address, gateway) = start_gateway().await;
+    gateway.lock().expect("gateway").down = false;
+    let surveys = dasan_web::survey::SurveyConfig {
+        delay_seconds: 0,
+        quiet_hours: None,
+        ..Default::default()
+    };
+    let center = center_with(Some(gateway_address), None, Some(surveys)).await;
+    let reply = api(
+        &center,
+        "POST",
+        "/api/v1/consultations",
+        Some(consultation_body("010-2222-1200")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    eventually("the survey at the gateway", async || {
+        gateway.lock().expect("gateway").accepted.len() == 1
+    })
+    .await;
+    {
+        let gateway = gateway.lock().expect("gateway");
+        assert_eq!(gateway.accepted[0]["to"], "+821022221200");
+        assert!(
+            gateway.accepted[0]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("1(매우 불만)~5(매우 만족)")
+        );
+    }
+    // The citizen answers "5": recorded, not routed, and in the figures.
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SMs1", "5"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let stats = api(&center, "GET", "/api/v1/stats", None).await.json();
+    assert_eq!(
+        stats["satisfaction"]["responses"], 1,
+        "{}",
+        stats["satisfaction"]
+    );
+    assert_eq!(stats["satisfaction"]["satisfied_share"], 1.0);
+    assert_eq!(stats["satisfaction"]["response_rate"], 1.0);
+    assert_eq!(stats["satisfaction_by_month"][0]["month"], "2026-11");
+    let inbound = messages(&center).await;
+    assert!(
+        inbound
+            .iter()
+            .filter(|m| m["direction"] == "inbound")
+            .all(|m| m["interaction_id"].is_null()),
+        "an answer is not a contact"
+    );
+    // A second thought within the window updates it (full-width digit).
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SMs2", "２점"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let stats = api(&center, "GET", "/api/v1/stats", None).await.json();
+    assert_eq!(
+        (
+            stats["satisfaction"]["responses"].as_u64(),
+            stats["satisfaction"]["mean"].as_f64()
+        ),
+        (Some(1), Some(2.0))
+    );
+    // The same webhook again changes nothing; words that are not a score
+    // are a new text contact, not lost.
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SMs2", "２점"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SMs3", "그런데 막차 시간은요?"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let last = messages(&center).await.into_iter().last().expect("message");
+    assert!(last["interaction_id"].is_string(), "routed: {last}");
+
+    // A late answer (the window is a day) is a text like any other.
+    let citizen = dasan_core::PhoneNumber::parse("010-2222-1200").expect("phone");
+    let mut survey = center
+        .store
+        .last_survey_for(&citizen)
+        .await
+        .expect("read")
+        .expect("survey");
+    survey.sent_at = Some(
+        dasan_core::Timestamp::from_millis(survey.sent_at.expect("sent").millis() - 2 * 86_400_000)
+            .expect("time"),
+    );
+    center.store.update_survey(&survey).await.expect("age it");
+    let reply = twilio(
+        &center,
+        "/webhooks/sms/twilio",
+        &sms("SMs4", "4"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let stats = api(&center, "GET", "/api/v1/stats", None).await.json();
+    assert_eq!(
+        stats["satisfaction"]["mean"].as_f64(),
+        Some(2.0),
+        "the late 4 did not count"
+    );
+
+    // Once per citizen per period: the next consultation is not surveyed.
+    let reply = api(
+        &center,
+        "POST",
+        "/api/v1/consultations",
+        Some(consultation_body("010-2222-1200")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    // An opted-out citizen gets nothing either.
+    let opted = dasan_core::PhoneNumber::parse("010-9999-1200").expect("phone");
+    center
+        .store
+        .set_opt_out(
+            &opted,
+            true,
+            dasan_core::Timestamp::from_millis(0).expect("time"),
+        )
+        .await
+        .expect("opt out");
+    let reply = api(
+        &center,
+        "POST",
+        "/api/v1/consultations",
+        Some(consultation_body("010-9999-1200")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let skipped = center
+        .store
+        .last_survey_for(&opted)
+        .await
+        .expect("read")
+        .expect("survey");
+    assert_eq!(
+        (skipped.status.as_str(), skipped.skip_reason.as_deref()),
+        ("skipped", Some("opted_out"))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        gateway.lock().expect("gateway").accepted.len(),
+        1,
+        "one survey SMS in all"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_survey_goes_out_in_the_quiet_hours() {
+    use chrono::Timelike;
+    let (gateway_address, gateway) = start_gateway().await;
+    gateway.lock().expect("gateway").down = false;
+    // The quiet hours are made to cover now (Seoul time): the clock the
+    // survey task reads is the real one, the hours are injected.
+    let hour = chrono::Utc::now().with_timezone(&SEOUL).hour();
+    let surveys = dasan_web::survey::SurveyConfig {
+        delay_seconds: 0,
+        quiet_hours: Some((hour, (hour + 2) % 24)),
+        ..Default::default()
+    };
+    let center = center_with(Some(gateway_address), None, Some(surveys)).await;
+    let reply = api(
+        &center,
+        "POST",
+        "/api/v1/consultations",
+        Some(consultation_body("010-2222-1200")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let citizen = dasan_core::PhoneNumber::parse("010-2222-1200").expect("phone");
+    eventually(
+        "the survey moved to the end of the quiet hours",
+        async || {
+            center
+                .store
+                .last_survey_for(&citizen)
+                .await
+                .expect("read")
+                .is_some_and(|s| {
+                    s.due_at.millis()
+                        > dasan_core::Timestamp::from_datetime(chrono::Utc::now())
+                            .expect("now")
+                            .millis()
+                            + 60_000
+                })
+        },
+    )
+    .await;
+    let survey = center
+        .store
+        .last_survey_for(&citizen)
+        .await
+        .expect("read")
+        .expect("survey");
+    assert_eq!(survey.status, "scheduled");
+    let local = survey.due_at.as_datetime().with_timezone(&SEOUL);
+    assert_eq!(
+        (local.hour(), local.minute()),
+        ((hour + 2) % 24, 0),
+        "due at the end of the quiet hours"
+    );
+    assert!(
+        gateway.lock().expect("gateway").accepted.is_empty(),
+        "nothing sent at night"
+    );
 }

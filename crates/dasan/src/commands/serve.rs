@@ -28,6 +28,10 @@ pub async fn serve(
         .await
         .context("cannot load reference data")?
         .with_sms(settings.sms.clone());
+    let state = match settings.surveys.clone() {
+        Some(surveys) => state.with_surveys(surveys),
+        None => state,
+    };
     let recovered = state
         .recover_text_threads()
         .await
