@@ -46,6 +46,7 @@ pub const REPORTS: &[&str] = &[
     "night",
     "heavy_users",
     "handle_time",
+    "satisfaction",
 ];
 
 /// Rows read from the store per page while streaming.
@@ -511,6 +512,24 @@ pub(crate) fn report_table(
                     Cell::Text(h.key.clone()),
                     count(h.consultations),
                     Cell::Number(h.average_seconds),
+                ]
+            }))
+            .collect(),
+        },
+        "satisfaction" => Table {
+            header: vec!["month", "responses", "satisfied_share", "mean"],
+            rows: std::iter::once(vec![
+                Cell::Text("all".into()),
+                count(stats.satisfaction.responses),
+                Cell::Number(stats.satisfaction.satisfied_share.unwrap_or(0.0)),
+                Cell::Number(stats.satisfaction.mean.unwrap_or(0.0)),
+            ])
+            .chain(stats.satisfaction_by_month.iter().map(|m| {
+                vec![
+                    Cell::Text(m.month.clone()),
+                    count(m.responses),
+                    Cell::Number(m.satisfied_share.unwrap_or(0.0)),
+                    Cell::Number(m.mean.unwrap_or(0.0)),
                 ]
             }))
             .collect(),

@@ -419,6 +419,39 @@ fn render(state: &AppState, stats: &Statistics, query: &ReportsQuery, lang: Lang
         &filters,
     );
 
+    let satisfaction: Vec<(String, f64)> = stats
+        .satisfaction_by_month
+        .iter()
+        .map(|m| (m.month.clone(), m.satisfied_share.unwrap_or(0.0) * 100.0))
+        .collect();
+    let mut rows: Vec<(String, String)> = vec![(
+        t(lang, "reports.all").to_owned(),
+        match stats.satisfaction.satisfied_share {
+            Some(share) => format!(
+                "{:.1}% ({} {})",
+                share * 100.0,
+                number(stats.satisfaction.responses as f64),
+                t(lang, "reports.responses")
+            ),
+            None => t(lang, "reports.empty").to_owned(),
+        },
+    )];
+    rows.extend(
+        satisfaction
+            .iter()
+            .map(|(month, share)| (month.clone(), format!("{share:.1}%"))),
+    );
+    section(
+        &mut out,
+        lang,
+        "satisfaction",
+        "reports.satisfaction",
+        &charts::columns(t(lang, "reports.satisfaction"), &satisfaction),
+        [t(lang, "reports.month"), t(lang, "reports.satisfied_share")],
+        &rows,
+        &filters,
+    );
+
     out.push_str("</main></body></html>");
     out
 }
