@@ -25,6 +25,7 @@
 mod agents;
 mod catalog;
 pub mod plan;
+pub mod survey;
 
 use dasan_core::{
     AgentId, Channel, ConsultationId, NewConsultation, Outcome, PhoneNumber, Skill, Timestamp,

@@ -390,6 +390,47 @@ pub struct MessageTotal {
 /// Message totals: `{from}`/`{to}` are the bounds' placeholders.
 pub(crate) const SURVEY_COLUMNS: &str = "consultation_id, citizen_phone, channel, category, agent_id, consultation_at, due_at, status, message_id, sent_at, score, answered_at, skip_reason";
 
+/// Per local day (`local_day`, stored with each survey in the rollup
+/// zone): sent, answered, satisfied, score sum. `{clause}` takes the filter.
+pub(crate) const SURVEY_DAYS_SQL: &str = "SELECT local_day, \
+     CAST(SUM(CASE WHEN status IN ('sent', 'answered') THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' AND score >= 4 THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' THEN COALESCE(score, 0) ELSE 0 END) AS BIGINT) \
+     FROM surveys WHERE status IN ('sent', 'answered'){clause} GROUP BY local_day";
+
+/// The same sums from the `survey_daily` rollup (no time range: its
+/// filter clause names only channel and category).
+pub(crate) const SURVEY_DAILY_SQL: &str = "SELECT local_day, CAST(SUM(sent) AS BIGINT), CAST(SUM(responses) AS BIGINT), \
+     CAST(SUM(satisfied) AS BIGINT), CAST(SUM(score_sum) AS BIGINT) FROM survey_daily WHERE 1 = 1{clause} GROUP BY local_day";
+
+/// Folds per-day survey sums into months.
+pub(crate) fn fold_survey_days(
+    rows: impl Iterator<Item = (i64, i64, i64, i64, i64)>,
+) -> Vec<SurveyMonth> {
+    let mut months: std::collections::BTreeMap<String, SurveyMonth> = Default::default();
+    for (day, sent, responses, satisfied, score_sum) in rows {
+        // A day whose surveys moved away (a zone rebuild) keeps a row of
+        // zeros in the rollup.
+        if sent <= 0 && responses <= 0 {
+            continue;
+        }
+        let Some(date) = rollup::day_to_date(day) else {
+            continue;
+        };
+        let key = format!("{}", date.format("%Y-%m"));
+        let month = months.entry(key.clone()).or_insert_with(|| SurveyMonth {
+            month: key,
+            ..SurveyMonth::default()
+        });
+        month.sent += sent.max(0) as u64;
+        month.responses += responses.max(0) as u64;
+        month.satisfied += satisfied.max(0) as u64;
+        month.score_sum += score_sum.max(0) as u64;
+    }
+    months.into_values().collect()
+}
+
 /// Folds `(consultation_at millis, status, score)` rows into months.
 pub(crate) fn fold_survey_rows(
     rows: impl Iterator<Item = (i64, String, Option<i64>)>,
@@ -634,6 +675,9 @@ pub trait Store {
     /// Schedules a survey; `Ok(false)` if the consultation has one.
     async fn schedule_survey(&self, survey: &SurveyRecord) -> Result<bool>;
     async fn update_survey(&self, survey: &SurveyRecord) -> Result<()>;
+    /// Stores many surveys at once (the demo history's); existing ones
+    /// are left as they are.
+    async fn record_surveys_bulk(&self, surveys: Vec<SurveyRecord>) -> Result<()>;
     /// Scheduled surveys due at or before `now`, oldest first.
     async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<SurveyRecord>>;
     /// The citizen's most recent survey (by due time), if any.
@@ -854,6 +898,9 @@ impl Store for AnyStore {
     }
     async fn update_survey(&self, survey: &SurveyRecord) -> Result<()> {
         delegate!(self, s => s.update_survey(survey))
+    }
+    async fn record_surveys_bulk(&self, surveys: Vec<SurveyRecord>) -> Result<()> {
+        delegate!(self, s => s.record_surveys_bulk(surveys))
     }
     async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<SurveyRecord>> {
         delegate!(self, s => s.due_surveys(now, limit))

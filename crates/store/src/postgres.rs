@@ -173,9 +173,48 @@ CREATE TABLE surveys (
     sent_at BIGINT,
     score BIGINT,
     answered_at BIGINT,
-    skip_reason TEXT
+    skip_reason TEXT,
+    -- The consultation's local day in the rollup zone (days since 1970).
+    local_day BIGINT NOT NULL
 );
 CREATE INDEX surveys_due ON surveys (due_at) WHERE status = 'scheduled';
+CREATE INDEX surveys_by_day ON surveys (local_day, status, score);
+-- Per local day, channel and category: what the figures read, kept by a
+-- trigger in the same transaction as every survey change.
+CREATE TABLE survey_daily (
+    local_day BIGINT NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL,
+    sent BIGINT NOT NULL,
+    responses BIGINT NOT NULL,
+    satisfied BIGINT NOT NULL,
+    score_sum BIGINT NOT NULL,
+    PRIMARY KEY (local_day, channel, category)
+);
+CREATE FUNCTION surveys_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        UPDATE survey_daily SET
+            sent = sent - (CASE WHEN OLD.status IN ('sent', 'answered') THEN 1 ELSE 0 END),
+            responses = responses - (CASE WHEN OLD.status = 'answered' THEN 1 ELSE 0 END),
+            satisfied = satisfied - (CASE WHEN OLD.status = 'answered' AND COALESCE(OLD.score, 0) >= 4 THEN 1 ELSE 0 END),
+            score_sum = score_sum - (CASE WHEN OLD.status = 'answered' THEN COALESCE(OLD.score, 0) ELSE 0 END)
+        WHERE local_day = OLD.local_day AND channel = OLD.channel AND category = OLD.category;
+    END IF;
+    INSERT INTO survey_daily VALUES (NEW.local_day, NEW.channel, NEW.category,
+        CASE WHEN NEW.status IN ('sent', 'answered') THEN 1 ELSE 0 END,
+        CASE WHEN NEW.status = 'answered' THEN 1 ELSE 0 END,
+        CASE WHEN NEW.status = 'answered' AND COALESCE(NEW.score, 0) >= 4 THEN 1 ELSE 0 END,
+        CASE WHEN NEW.status = 'answered' THEN COALESCE(NEW.score, 0) ELSE 0 END)
+    ON CONFLICT (local_day, channel, category) DO UPDATE SET
+        sent = survey_daily.sent + EXCLUDED.sent,
+        responses = survey_daily.responses + EXCLUDED.responses,
+        satisfied = survey_daily.satisfied + EXCLUDED.satisfied,
+        score_sum = survey_daily.score_sum + EXCLUDED.score_sum;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER surveys_daily AFTER INSERT OR UPDATE ON surveys
+    FOR EACH ROW EXECUTE FUNCTION surveys_daily_apply();
 CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
 CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#,
@@ -398,6 +437,23 @@ async fn rebuild_rollups_on(conn: &mut sqlx::PgConnection, zone: chrono_tz::Tz) 
     }
     apply_delta(&mut tx, &delta).await?;
     tx.execute(rollup::RECOUNT_CITIZENS).await?;
+    // Surveys group by their local day in the rollup zone: re-bucket them.
+    let rows = sqlx::query("SELECT consultation_id, consultation_at FROM surveys")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut days = Vec::with_capacity(rows.len());
+    for row in &rows {
+        ids.push(row.try_get::<uuid::Uuid, _>(0)?);
+        days.push(rollup::slot(zone, row.try_get::<i64, _>(1)?).day);
+    }
+    sqlx::query(
+        "UPDATE surveys s SET local_day = u.day FROM UNNEST($1::uuid[], $2::bigint[]) AS u(id, day) WHERE s.consultation_id = u.id",
+    )
+    .bind(ids)
+    .bind(days)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE rollup_settings SET time_zone = $1, citizens_stale = FALSE, rollups_stale = FALSE WHERE id = 1",
     )
@@ -1215,8 +1271,10 @@ impl Store for PgStore {
     }
 
     async fn schedule_survey(&self, v: &crate::SurveyRecord) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let zone = read_settings(&mut conn).await?.zone;
         let sql = format!(
-            "INSERT INTO surveys ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (consultation_id) DO NOTHING",
+            "INSERT INTO surveys ({}, local_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (consultation_id) DO NOTHING",
             crate::SURVEY_COLUMNS
         );
         let done = sqlx::query(AssertSqlSafe(sql))
@@ -1233,9 +1291,91 @@ impl Store for PgStore {
             .bind(v.score)
             .bind(v.answered_at.map(Timestamp::millis))
             .bind(&v.skip_reason)
-            .execute(&self.pool)
+            .bind(rollup::slot(zone, v.consultation_at.millis()).day)
+            .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_surveys_bulk(&self, surveys: Vec<crate::SurveyRecord>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let zone = read_settings(&mut conn).await?.zone;
+        // The rollup trigger would run per row: off for the load, then the
+        // day sums are recomputed for the days the load touched.
+        let mut tx = conn.begin().await?;
+        tx.execute("ALTER TABLE surveys DISABLE TRIGGER surveys_daily")
+            .await?;
+        let mut touched: Vec<i64> = Vec::new();
+        // One statement per 10,000 surveys: the columns as arrays, unnested.
+        for chunk in surveys.chunks(10_000) {
+            let mut days = Vec::with_capacity(chunk.len());
+            let mut ids = Vec::with_capacity(chunk.len());
+            let mut phones = Vec::with_capacity(chunk.len());
+            let mut channels = Vec::with_capacity(chunk.len());
+            let mut categories = Vec::with_capacity(chunk.len());
+            let mut agents = Vec::with_capacity(chunk.len());
+            let mut consultation_at = Vec::with_capacity(chunk.len());
+            let mut due_at = Vec::with_capacity(chunk.len());
+            let mut statuses = Vec::with_capacity(chunk.len());
+            let mut sent_at = Vec::with_capacity(chunk.len());
+            let mut scores = Vec::with_capacity(chunk.len());
+            let mut answered_at = Vec::with_capacity(chunk.len());
+            for v in chunk {
+                ids.push(v.consultation_id);
+                phones.push(crate::convert::phone_key(&v.citizen_phone));
+                channels.push(v.channel.as_str().to_owned());
+                categories.push(v.category.clone());
+                agents.push(v.agent_id);
+                consultation_at.push(v.consultation_at.millis());
+                due_at.push(v.due_at.millis());
+                statuses.push(v.status.clone());
+                sent_at.push(v.sent_at.map(Timestamp::millis));
+                scores.push(v.score);
+                answered_at.push(v.answered_at.map(Timestamp::millis));
+                days.push(rollup::slot(zone, v.consultation_at.millis()).day);
+            }
+            touched.extend(days.iter().copied());
+            sqlx::query(
+                "INSERT INTO surveys (consultation_id, citizen_phone, channel, category, agent_id, consultation_at, due_at, status, sent_at, score, answered_at, local_day) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) \
+                 ON CONFLICT (consultation_id) DO NOTHING",
+            )
+            .bind(ids)
+            .bind(phones)
+            .bind(channels)
+            .bind(categories)
+            .bind(agents)
+            .bind(consultation_at)
+            .bind(due_at)
+            .bind(statuses)
+            .bind(sent_at)
+            .bind(scores)
+            .bind(answered_at)
+            .bind(days)
+            .execute(&mut *tx)
+            .await?;
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        sqlx::query("DELETE FROM survey_daily WHERE local_day = ANY($1)")
+            .bind(&touched)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO survey_daily SELECT local_day, channel, category, \
+             COUNT(*) FILTER (WHERE status IN ('sent', 'answered')), \
+             COUNT(*) FILTER (WHERE status = 'answered'), \
+             COUNT(*) FILTER (WHERE status = 'answered' AND COALESCE(score, 0) >= 4), \
+             COALESCE(SUM(score) FILTER (WHERE status = 'answered'), 0) \
+             FROM surveys WHERE local_day = ANY($1) GROUP BY local_day, channel, category",
+        )
+        .bind(&touched)
+        .execute(&mut *tx)
+        .await?;
+        tx.execute("ALTER TABLE surveys ENABLE TRIGGER surveys_daily")
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn update_survey(&self, v: &crate::SurveyRecord) -> Result<()> {
@@ -1286,6 +1426,29 @@ impl Store for PgStore {
         zone: chrono_tz::Tz,
     ) -> Result<Vec<crate::SurveyMonth>> {
         let (clause, values) = crate::survey_filter(filter, |n| format!("${n}"));
+        let mut conn = self.pool.acquire().await?;
+        if read_settings(&mut conn).await?.zone == zone {
+            let sql = if filter.from.is_some() || filter.to.is_some() {
+                crate::SURVEY_DAYS_SQL.replace("{clause}", &clause)
+            } else {
+                crate::SURVEY_DAILY_SQL.replace("{clause}", &clause)
+            };
+            let rows = bind_params(sqlx::query(AssertSqlSafe(sql)), &values)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut days = Vec::with_capacity(rows.len());
+            for row in &rows {
+                days.push((
+                    row.try_get::<i64, _>(0)?,
+                    row.try_get::<i64, _>(1)?,
+                    row.try_get::<i64, _>(2)?,
+                    row.try_get::<i64, _>(3)?,
+                    row.try_get::<i64, _>(4)?,
+                ));
+            }
+            return Ok(crate::fold_survey_days(days.into_iter()));
+        }
+        drop(conn);
         let sql = format!(
             "SELECT consultation_at, status, score FROM surveys WHERE status IN ('sent', 'answered'){clause}"
         );

@@ -114,6 +114,7 @@ pub async fn generate(
     let mut inserted = 0u64;
     while let Some(batch) = receiver.recv().await {
         let size = batch.len() as u64;
+        let surveys = demo_surveys(&batch);
         if let Err(error) = store.record_consultations_bulk(batch).await {
             bar.abandon();
             return Err(error).with_context(|| {
@@ -124,6 +125,10 @@ pub async fn generate(
                 )
             });
         }
+        store
+            .record_surveys_bulk(surveys)
+            .await
+            .context("cannot store the demo's survey answers")?;
         inserted += size;
         bar.set_position(inserted);
     }
@@ -150,4 +155,42 @@ pub async fn generate(
         consultations: inserted,
         elapsed: started.elapsed(),
     })
+}
+
+/// The satisfaction surveys of a batch of demo consultations (see
+/// `dasan_demo::survey`): sent five minutes after the contact, answered ten
+/// minutes later when answered at all.
+fn demo_surveys(batch: &[dasan_core::NewConsultation]) -> Vec<dasan_store::SurveyRecord> {
+    use dasan_demo::survey::{SurveyOutcome, survey_outcome};
+    batch
+        .iter()
+        .filter_map(|record| {
+            let outcome = survey_outcome(record)?;
+            let sent =
+                dasan_core::Timestamp::from_millis(record.ended_at.millis() + 300_000).ok()?;
+            let (status, score, answered_at) = match outcome {
+                SurveyOutcome::Unanswered => ("sent", None, None),
+                SurveyOutcome::Answered(score) => (
+                    "answered",
+                    Some(i64::from(score)),
+                    dasan_core::Timestamp::from_millis(sent.millis() + 600_000).ok(),
+                ),
+            };
+            Some(dasan_store::SurveyRecord {
+                consultation_id: record.id.0,
+                citizen_phone: record.citizen_phone.clone(),
+                channel: record.channel,
+                category: record.category.to_string(),
+                agent_id: record.agent_id.map(|a| a.0),
+                consultation_at: record.started_at,
+                due_at: sent,
+                status: status.into(),
+                message_id: None,
+                sent_at: Some(sent),
+                score,
+                answered_at,
+                skip_reason: None,
+            })
+        })
+        .collect()
 }
