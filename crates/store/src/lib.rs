@@ -935,10 +935,16 @@ impl Store for AnyStore {
 
 /// Secondary indexes a bulk load may drop, with the statements that rebuild
 /// them; the same on both engines.
-pub(crate) const DEFERRABLE_INDEXES: &[(&str, &str)] = &[(
-    "consultations_by_citizen",
-    "CREATE INDEX IF NOT EXISTS consultations_by_citizen ON consultations (citizen_phone, started_at)",
-)];
+pub(crate) const DEFERRABLE_INDEXES: &[(&str, &str)] = &[
+    (
+        "consultations_by_citizen",
+        "CREATE INDEX IF NOT EXISTS consultations_by_citizen ON consultations (citizen_phone, started_at)",
+    ),
+    (
+        "surveys_by_citizen",
+        "CREATE INDEX IF NOT EXISTS surveys_by_citizen ON surveys (citizen_phone, due_at)",
+    ),
+];
 
 /// Builds the SQL `WHERE` conditions of a filter, shared by both engines.
 /// `placeholder(n)` renders the n-th (1-based) parameter (`?n` or `$n`).
