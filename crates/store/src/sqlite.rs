@@ -609,6 +609,31 @@ fn survey_record(raw: RawSurvey) -> Result<crate::SurveyRecord> {
     })
 }
 
+/// Inserts one survey (nothing if its consultation has one); answers the
+/// rows inserted. `zone` buckets its local day.
+fn insert_survey(conn: &Connection, v: &crate::SurveyRecord, zone: chrono_tz::Tz) -> Result<usize> {
+    let mut insert = conn.prepare_cached(&format!(
+        "INSERT INTO surveys ({}, local_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (consultation_id) DO NOTHING",
+        crate::SURVEY_COLUMNS
+    ))?;
+    Ok(insert.execute(params![
+        v.consultation_id.as_bytes().as_slice(),
+        crate::convert::phone_key(&v.citizen_phone),
+        v.channel.as_str(),
+        v.category,
+        v.agent_id.map(|a| a.as_bytes().to_vec()),
+        v.consultation_at.millis(),
+        v.due_at.millis(),
+        v.status,
+        v.message_id.map(|m| m.as_bytes().to_vec()),
+        v.sent_at.map(Timestamp::millis),
+        v.score,
+        v.answered_at.map(Timestamp::millis),
+        v.skip_reason,
+        rollup::slot(zone, v.consultation_at.millis()).day,
+    ])?)
+}
+
 fn query_surveys(
     conn: &Connection,
     sql: &str,
@@ -1845,26 +1870,7 @@ impl Store for SqliteStore {
         let v = survey.clone();
         self.write(move |conn| {
             let zone = read_settings(conn)?.zone;
-            let changed = conn.execute(
-                &format!("INSERT INTO surveys ({}, local_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (consultation_id) DO NOTHING", crate::SURVEY_COLUMNS),
-                params![
-                    v.consultation_id.as_bytes().as_slice(),
-                    crate::convert::phone_key(&v.citizen_phone),
-                    v.channel.as_str(),
-                    v.category,
-                    v.agent_id.map(|a| a.as_bytes().to_vec()),
-                    v.consultation_at.millis(),
-                    v.due_at.millis(),
-                    v.status,
-                    v.message_id.map(|m| m.as_bytes().to_vec()),
-                    v.sent_at.map(Timestamp::millis),
-                    v.score,
-                    v.answered_at.map(Timestamp::millis),
-                    v.skip_reason,
-                    rollup::slot(zone, v.consultation_at.millis()).day,
-                ],
-            )?;
-            Ok(changed == 1)
+            Ok(insert_survey(conn, &v, zone)? == 1)
         })
         .await
     }
@@ -1882,24 +1888,8 @@ impl Store for SqliteStore {
             let mut sums: std::collections::BTreeMap<(i64, &'static str, String), [i64; 4]> =
                 Default::default();
             {
-                let mut insert = tx.prepare_cached(&format!("INSERT INTO surveys ({}, local_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (consultation_id) DO NOTHING", crate::SURVEY_COLUMNS))?;
                 for v in &surveys {
-                    let inserted = insert.execute(params![
-                        v.consultation_id.as_bytes().as_slice(),
-                        crate::convert::phone_key(&v.citizen_phone),
-                        v.channel.as_str(),
-                        v.category,
-                        v.agent_id.map(|a| a.as_bytes().to_vec()),
-                        v.consultation_at.millis(),
-                        v.due_at.millis(),
-                        v.status,
-                        v.message_id.map(|m| m.as_bytes().to_vec()),
-                        v.sent_at.map(Timestamp::millis),
-                        v.score,
-                        v.answered_at.map(Timestamp::millis),
-                        v.skip_reason,
-                        rollup::slot(zone, v.consultation_at.millis()).day,
-                    ])?;
+                    let inserted = insert_survey(&tx, v, zone)?;
                     if inserted == 1 {
                         let entry = sums
                             .entry((
