@@ -128,6 +128,18 @@ async fn create_interaction(
     ApiJson(body): ApiJson<CreateInteraction>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::may_record_consultations)?;
+    // Contacts come from channel edges (API tokens) or supervisors; an
+    // agent's browser session cannot fill the floor or its queues.
+    if caller.kind == "user" && !caller.role.may_administer() {
+        log_refusal(
+            &state,
+            caller.actor(),
+            "interaction.create_refused",
+            String::new(),
+        )
+        .await;
+        return Err(ApiError::forbidden());
+    }
     let channel: Channel = body.channel.parse()?;
     let citizen_phone = PhoneNumber::parse(&body.citizen_phone)?;
     let category = body

@@ -667,6 +667,16 @@ async fn bad_input_and_wrong_callers_are_refused_with_the_error_shape() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // An agent's own browser session does not create contacts.
+    let reply = send(
+        &center.app,
+        As::Session(&center.agent),
+        "POST",
+        "/api/v1/interactions",
+        Some(water_call()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
     // A cookie write without its CSRF token is refused and logged.
     let reply = send(
