@@ -166,18 +166,30 @@ fn signed_url(config: &SmsConfig, headers: &HeaderMap, uri: &Uri) -> String {
 
 /// Twilio's scheme: HMAC-SHA1 over the URL followed by every POST parameter
 /// name and value, sorted by name; base64.
-pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    use base64::Engine;
+/// HMAC-SHA1 over the URL followed by every POST parameter name and
+/// value, sorted by name (Twilio's scheme).
+fn twilio_mac(
+    auth_token: &str,
+    url: &str,
+    params: &[(String, String)],
+) -> Option<hmac::Hmac<sha1::Sha1>> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
-    let mut mac =
-        hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).ok()?;
     mac.update(url.as_bytes());
     for (key, value) in sorted {
         mac.update(key.as_bytes());
         mac.update(value.as_bytes());
     }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    Some(mac)
+}
+
+/// The `X-Twilio-Signature` a gateway sends: the MAC above, base64.
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    use base64::Engine;
+    twilio_mac(auth_token, url, params)
+        .map(|mac| base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
 }
 
 fn verify_twilio(auth_token: &str, url: &str, params: &[(String, String)], given: &str) -> bool {
@@ -185,18 +197,36 @@ fn verify_twilio(auth_token: &str, url: &str, params: &[(String, String)], given
     let Ok(given) = base64::engine::general_purpose::STANDARD.decode(given.trim()) else {
         return false;
     };
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()) else {
-        return false;
-    };
-    mac.update(url.as_bytes());
-    for (key, value) in sorted {
-        mac.update(key.as_bytes());
-        mac.update(value.as_bytes());
-    }
     // Constant-time comparison.
-    mac.verify_slice(&given).is_ok()
+    twilio_mac(auth_token, url, params).is_some_and(|mac| mac.verify_slice(&given).is_ok())
+}
+
+/// The form parameters of a Twilio-style webhook whose signature checks
+/// out; 403 when the gateway is not configured or the signature is wrong.
+fn verified_twilio_params(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(token) = state.sms.twilio_auth_token.as_deref() else {
+        return Err(refused_signature("twilio (not configured)"));
+    };
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| ApiError::bad_request("malformed_form", "not a form-encoded body"))?;
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !verify_twilio(
+        token,
+        &signed_url(&state.sms, headers, uri),
+        &params,
+        signature,
+    ) {
+        return Err(refused_signature("twilio"));
+    }
+    Ok(params)
 }
 
 /// `sha256=<hex>` of HMAC-SHA256 over the raw body.
@@ -310,23 +340,7 @@ async fn twilio_inbound(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Some(token) = state.sms.twilio_auth_token.as_deref() else {
-        return Err(refused_signature("twilio (not configured)"));
-    };
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::bad_request("malformed_form", "not a form-encoded body"))?;
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !verify_twilio(
-        token,
-        &signed_url(&state.sms, &headers, &uri),
-        &params,
-        signature,
-    ) {
-        return Err(refused_signature("twilio"));
-    }
+    let params = verified_twilio_params(&state, &headers, &uri, &body)?;
     let field = |name: &str| {
         params
             .iter()
@@ -845,23 +859,7 @@ async fn twilio_status(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Some(token) = state.sms.twilio_auth_token.as_deref() else {
-        return Err(refused_signature("twilio (not configured)"));
-    };
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::bad_request("malformed_form", "not a form-encoded body"))?;
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !verify_twilio(
-        token,
-        &signed_url(&state.sms, &headers, &uri),
-        &params,
-        signature,
-    ) {
-        return Err(refused_signature("twilio"));
-    }
+    let params = verified_twilio_params(&state, &headers, &uri, &body)?;
     let map: BTreeMap<&str, &str> = params
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
