@@ -57,6 +57,12 @@ impl Role {
         matches!(self, Role::Admin | Role::Supervisor)
     }
 
+    /// Who may write, publish and delete knowledge-base articles and edit the
+    /// search's synonym list. Everyone signed in may read published articles.
+    pub fn may_edit_knowledge_base(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor)
+    }
+
     /// Who may read the center's statistics.
     pub fn may_read_statistics(self) -> bool {
         matches!(self, Role::Admin | Role::Supervisor)

@@ -37,6 +37,9 @@ enum Command {
     Staff(commands::staff::StaffArgs),
     /// Simulates a whole day through the live router.
     Simulate(commands::simulate::SimulateArgs),
+    /// The knowledge base: import, export, search, evaluate.
+    #[command(subcommand)]
+    Kb(commands::kb::KbCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => commands::block_on(commands::stats::run(args)),
         Command::Staff(args) => commands::staff::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
+        Command::Kb(command) => commands::block_on(commands::kb::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

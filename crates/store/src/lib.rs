@@ -10,6 +10,7 @@
 //! Only this crate knows SQL.
 
 mod convert;
+pub mod kb;
 pub mod postgres;
 pub mod rollup;
 pub mod sqlite;
@@ -704,6 +705,24 @@ pub trait Store {
         now: Timestamp,
     ) -> Result<Option<(SessionRecord, UserRecord)>>;
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
+
+    /// Knowledge base ([`kb`]): adds or changes an article. Unchanged content stores
+    /// nothing; with `expected_version`, a stale edit is a conflict.
+    async fn save_article(
+        &self,
+        input: &kb::ArticleInput,
+        author: &str,
+        at: Timestamp,
+        expected_version: Option<i64>,
+    ) -> Result<(kb::ArticleRecord, kb::SaveOutcome)>;
+    async fn get_article(&self, id: &str) -> Result<Option<kb::ArticleRecord>>;
+    /// Every article, by id.
+    async fn list_articles(&self) -> Result<Vec<kb::ArticleRecord>>;
+    /// An article's versions, newest first (kept after a delete).
+    async fn article_versions(&self, id: &str) -> Result<Vec<kb::ArticleVersion>>;
+    async fn delete_article(&self, id: &str) -> Result<bool>;
+    async fn kb_setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -930,6 +949,34 @@ impl Store for AnyStore {
     }
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
         delegate!(self, s => s.delete_session(id_hash))
+    }
+
+    async fn save_article(
+        &self,
+        input: &kb::ArticleInput,
+        author: &str,
+        at: Timestamp,
+        expected_version: Option<i64>,
+    ) -> Result<(kb::ArticleRecord, kb::SaveOutcome)> {
+        delegate!(self, s => s.save_article(input, author, at, expected_version))
+    }
+    async fn get_article(&self, id: &str) -> Result<Option<kb::ArticleRecord>> {
+        delegate!(self, s => s.get_article(id))
+    }
+    async fn list_articles(&self) -> Result<Vec<kb::ArticleRecord>> {
+        delegate!(self, s => s.list_articles())
+    }
+    async fn article_versions(&self, id: &str) -> Result<Vec<kb::ArticleVersion>> {
+        delegate!(self, s => s.article_versions(id))
+    }
+    async fn delete_article(&self, id: &str) -> Result<bool> {
+        delegate!(self, s => s.delete_article(id))
+    }
+    async fn kb_setting(&self, key: &str) -> Result<Option<String>> {
+        delegate!(self, s => s.kb_setting(key))
+    }
+    async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
+        delegate!(self, s => s.set_kb_setting(key, value))
     }
 }
 

@@ -218,6 +218,7 @@ CREATE TRIGGER surveys_daily AFTER INSERT OR UPDATE ON surveys
 CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
 CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#,
+    crate::kb::POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1597,6 +1598,40 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn save_article(
+        &self,
+        input: &crate::kb::ArticleInput,
+        author: &str,
+        at: Timestamp,
+        expected_version: Option<i64>,
+    ) -> Result<(crate::kb::ArticleRecord, crate::kb::SaveOutcome)> {
+        crate::kb::pg_save(&self.pool, input, author, at, expected_version).await
+    }
+
+    async fn get_article(&self, id: &str) -> Result<Option<crate::kb::ArticleRecord>> {
+        crate::kb::pg_get_article(&self.pool, id).await
+    }
+
+    async fn list_articles(&self) -> Result<Vec<crate::kb::ArticleRecord>> {
+        crate::kb::pg_list(&self.pool).await
+    }
+
+    async fn article_versions(&self, id: &str) -> Result<Vec<crate::kb::ArticleVersion>> {
+        crate::kb::pg_versions(&self.pool, id).await
+    }
+
+    async fn delete_article(&self, id: &str) -> Result<bool> {
+        crate::kb::pg_delete(&self.pool, id).await
+    }
+
+    async fn kb_setting(&self, key: &str) -> Result<Option<String>> {
+        crate::kb::pg_setting(&self.pool, key).await
+    }
+
+    async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
+        crate::kb::pg_set_setting(&self.pool, key, value).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

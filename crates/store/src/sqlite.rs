@@ -262,6 +262,7 @@ CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
 CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#
     ),
+    crate::kb::SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2175,6 +2176,52 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn save_article(
+        &self,
+        input: &crate::kb::ArticleInput,
+        author: &str,
+        at: Timestamp,
+        expected_version: Option<i64>,
+    ) -> Result<(crate::kb::ArticleRecord, crate::kb::SaveOutcome)> {
+        let (input, author) = (input.clone(), author.to_string());
+        self.write(move |conn| crate::kb::sqlite_save(conn, &input, &author, at, expected_version))
+            .await
+    }
+
+    async fn get_article(&self, id: &str) -> Result<Option<crate::kb::ArticleRecord>> {
+        let id = id.to_string();
+        self.read(move |conn| crate::kb::sqlite_get_article(conn, &id))
+            .await
+    }
+
+    async fn list_articles(&self) -> Result<Vec<crate::kb::ArticleRecord>> {
+        self.read(crate::kb::sqlite_list).await
+    }
+
+    async fn article_versions(&self, id: &str) -> Result<Vec<crate::kb::ArticleVersion>> {
+        let id = id.to_string();
+        self.read(move |conn| crate::kb::sqlite_versions(conn, &id))
+            .await
+    }
+
+    async fn delete_article(&self, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |conn| crate::kb::sqlite_delete(conn, &id))
+            .await
+    }
+
+    async fn kb_setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.read(move |conn| crate::kb::sqlite_setting(conn, &key))
+            .await
+    }
+
+    async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |conn| crate::kb::sqlite_set_setting(conn, &key, &value))
+            .await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

@@ -90,6 +90,7 @@ conformance!(
     counts_per_interval_match_the_records,
     messages_are_idempotent_threaded_and_an_outbox,
     surveys_are_scheduled_once_and_counted_by_month,
+    articles_keep_their_versions_and_refuse_stale_edits,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1403,5 +1404,146 @@ async fn users_sign_in_state_and_sessions_round_trip(store: &AnyStore) {
             .await
             .expect("find"),
         None
+    );
+}
+
+async fn articles_keep_their_versions_and_refuse_stale_edits(store: &AnyStore) {
+    use dasan_store::kb::{ArticleInput, ArticleStatus, SaveOutcome};
+    let mut article = ArticleInput {
+        id: "kb-water-bill".into(),
+        title: "수도요금 조회".into(),
+        body: "## 조회\n서울시 **아리수** 누리집에서 \"조회\"합니다.\n탭\t역슬래시\\".into(),
+        category: "water.bill".into(),
+        tags: vec!["수도세".into(), "요금".into()],
+        status: ArticleStatus::Draft,
+    };
+    let t1 = ts("2026-11-29T09:00:00+09:00");
+    let (first, outcome) = store
+        .save_article(&article, "kim", t1, None)
+        .await
+        .expect("create");
+    assert_eq!((first.version, outcome), (1, SaveOutcome::Created));
+    assert_eq!(
+        store.get_article("kb-water-bill").await.expect("get"),
+        Some(first.clone())
+    );
+
+    // The same content again (a re-import) stores nothing new.
+    let t2 = ts("2026-11-29T09:05:00+09:00");
+    let (same, outcome) = store
+        .save_article(&article, "lee", t2, None)
+        .await
+        .expect("same");
+    assert_eq!((same.version, outcome), (1, SaveOutcome::Unchanged));
+    assert_eq!(same.updated_by, "kim");
+
+    // A change adds a version with its author and time; created_at stays.
+    article.status = ArticleStatus::Published;
+    article.tags.push("물값".into());
+    let (second, outcome) = store
+        .save_article(&article, "lee", t2, Some(1))
+        .await
+        .expect("edit");
+    assert_eq!((second.version, outcome), (2, SaveOutcome::Updated));
+    assert_eq!((second.created_at, second.updated_at), (t1, t2));
+
+    // An edit based on version 1 is now stale; nothing changes.
+    article.title = "오래된 편집".into();
+    let stale = store.save_article(&article, "park", t2, Some(1)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let stored = store
+        .get_article("kb-water-bill")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.content.title, "수도요금 조회");
+    assert_eq!(stored.version, 2);
+    let missing = store
+        .save_article(
+            &ArticleInput {
+                id: "kb-new".into(),
+                ..article.clone()
+            },
+            "park",
+            t2,
+            Some(3),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::Conflict(_))),
+        "{missing:?}"
+    );
+    assert_eq!(store.get_article("kb-new").await.expect("get"), None);
+
+    let versions = store
+        .article_versions("kb-water-bill")
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.version, v.author.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(2, "lee"), (1, "kim")]
+    );
+    assert_eq!(versions[1].content.status, ArticleStatus::Draft);
+    assert_eq!(versions[0].content.tags, vec!["수도세", "요금", "물값"]);
+
+    // Listing is by id; deleting keeps the history and a re-created id continues it.
+    let other = ArticleInput {
+        id: "kb-a".into(),
+        ..versions[0].content.clone()
+    };
+    store
+        .save_article(&other, "kim", t2, None)
+        .await
+        .expect("other");
+    let ids: Vec<String> = store
+        .list_articles()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.content.id)
+        .collect();
+    assert_eq!(ids, vec!["kb-a", "kb-water-bill"]);
+    assert!(store.delete_article("kb-water-bill").await.expect("delete"));
+    assert!(
+        !store
+            .delete_article("kb-water-bill")
+            .await
+            .expect("delete again")
+    );
+    assert_eq!(store.get_article("kb-water-bill").await.expect("get"), None);
+    assert_eq!(
+        store
+            .article_versions("kb-water-bill")
+            .await
+            .expect("versions")
+            .len(),
+        2
+    );
+    let (again, outcome) = store
+        .save_article(&versions[1].content, "kim", t2, None)
+        .await
+        .expect("re-create");
+    assert_eq!((again.version, outcome), (3, SaveOutcome::Created));
+
+    // Settings round-trip and overwrite.
+    assert_eq!(store.kb_setting("synonyms").await.expect("setting"), None);
+    store
+        .set_kb_setting("synonyms", "[[\"a\",\"b\"]]")
+        .await
+        .expect("set");
+    store
+        .set_kb_setting("synonyms", "[[\"수도세\",\"수도요금\"]]")
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .kb_setting("synonyms")
+            .await
+            .expect("setting")
+            .as_deref(),
+        Some("[[\"수도세\",\"수도요금\"]]")
     );
 }

@@ -12,6 +12,7 @@ pub mod error;
 mod exports;
 pub mod floor;
 pub mod i18n;
+pub mod kb;
 mod live;
 pub mod media;
 mod observability;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub surveys: Option<Arc<survey::SurveyConfig>>,
     /// Wakes the survey task when a survey is scheduled.
     pub survey_signal: Arc<tokio::sync::Notify>,
+    /// The knowledge base's search index, built from the store at start.
+    pub kb: Arc<kb::KnowledgeBase>,
 }
 
 impl AppState {
@@ -99,6 +102,9 @@ impl AppState {
         let taxonomy = Arc::new(store.taxonomy().await?);
         let floor = floor::Floor::start(floor_config, taxonomy.clone(), zone, store.clone())
             .map_err(|e| dasan_store::StoreError::Database(format!("the routing floor: {e}")))?;
+        let kb = Arc::new(kb::KnowledgeBase::new(
+            kb::load_index(&store, &taxonomy).await?,
+        ));
         Ok(AppState {
             store,
             taxonomy,
@@ -108,6 +114,7 @@ impl AppState {
             outbox: outbox::signal(),
             surveys: None,
             survey_signal: survey::signal(),
+            kb,
         })
     }
 
@@ -178,6 +185,7 @@ pub fn app(state: AppState) -> Router {
         .merge(live::routes())
         .merge(sms::api_routes())
         .merge(media::routes())
+        .merge(kb::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

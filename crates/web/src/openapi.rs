@@ -266,7 +266,119 @@ pub fn spec() -> Value {
     {
         schemas.extend(live);
     }
+    let (kb_paths, kb_schemas) = kb(&common_errors);
+    if let (Some(paths), Value::Object(kb)) = (spec["paths"].as_object_mut(), kb_paths) {
+        paths.extend(kb);
+    }
+    if let (Some(schemas), Value::Object(kb)) =
+        (spec["components"]["schemas"].as_object_mut(), kb_schemas)
+    {
+        schemas.extend(kb);
+    }
     spec
+}
+
+/// The knowledge base's paths and schemas.
+fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Value, Value) {
+    let paths = json!({
+            "/api/v1/kb/search": {"get": {
+                "summary": "Search the published knowledge-base articles (anyone signed in). Korean-aware: particles, spacing, colloquial words, typos",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000}, "description": "The query; required unless category is given"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
+                    {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "Favour articles in this category (or under it): suggestions for a contact"}
+                ],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"hits\": [{id, title, category, score, snippet}]}; the snippet is HTML-escaped text with matches in <mark>"})),
+                    ("400".to_owned(), error_response("Empty or too long query, bad limit, unknown category")),
+                ]))
+            }},
+            "/api/v1/kb/articles": {
+                "get": {
+                    "summary": "Every article (editors) or every published one (others)",
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "{\"articles\": [{id, title, category, tags, status, version, updated_at, updated_by}]}"})),
+                    ]))
+                },
+                "post": {
+                    "summary": "Write an article (admin, supervisor); the id is made when not given",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ArticleBody"}}}},
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("201".to_owned(), json!({"description": "{\"article\": {...}, \"outcome\": \"created\"}"})),
+                        ("400".to_owned(), error_response("Invalid field or unknown category")),
+                        ("409".to_owned(), error_response("The id is in use")),
+                    ]))
+                }
+            },
+            "/api/v1/kb/articles/{id}": {
+                "get": {
+                    "summary": "One article (drafts only for editors)",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "{\"article\": {id, title, body, category, tags, status, version, created_at, updated_at, updated_by}}"})),
+                    ]))
+                },
+                "put": {
+                    "summary": "Change (or create) an article (admin, supervisor); with `version`, a stale edit is refused",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ArticleBody"}}}},
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "{\"article\": {...}, \"outcome\": \"updated\" | \"unchanged\"}"})),
+                        ("201".to_owned(), json!({"description": "Created"})),
+                        ("400".to_owned(), error_response("Invalid field or unknown category")),
+                        ("409".to_owned(), error_response("version_conflict")),
+                    ]))
+                },
+                "delete": {
+                    "summary": "Delete an article (admin, supervisor); its versions are kept",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("204".to_owned(), json!({"description": "Deleted and out of search"})),
+                    ]))
+                }
+            },
+            "/api/v1/kb/articles/{id}/versions": {"get": {
+                "summary": "An article's versions, newest first, with author and time (admin, supervisor)",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"versions\": [{version, author, at, title, body, category, tags, status}]}"})),
+                ]))
+            }},
+            "/api/v1/kb/synonyms": {
+                "get": {
+                    "summary": "The synonym list search uses",
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "{\"groups\": [[\"수도요금\", \"수도세\", ...]]}; the first word of a group is the official one"})),
+                    ]))
+                },
+                "put": {
+                    "summary": "Replace the synonym list (admin, supervisor); in force at once, kept in the store, audited",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["groups"], "properties": {"groups": {"type": "array", "items": {"type": "array", "minItems": 2, "items": {"type": "string", "maxLength": 40}}}}}}}},
+                    "responses": common_errors(serde_json::Map::from_iter([
+                        ("200".to_owned(), json!({"description": "The list as stored"})),
+                        ("400".to_owned(), error_response("A group with fewer than two words, or too long")),
+                    ]))
+                }
+            },
+            "/api/v1/kb/rebuild": {"post": {
+                "summary": "Rebuild the search index from the store (admin, supervisor)",
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"articles\": n} published articles indexed"})),
+                ]))
+            }}
+    });
+    let schemas = json!({
+        "ArticleBody": {"type": "object", "additionalProperties": false, "required": ["title", "category"], "properties": {
+            "id": {"type": "string", "maxLength": 100, "pattern": "^[\\p{L}\\p{N}._-]+$"},
+            "title": {"type": "string", "maxLength": 300},
+            "body": {"type": "string", "maxLength": 20000, "description": "Markdown"},
+            "category": {"type": "string", "example": "water.bill"},
+            "tags": {"type": "array", "maxItems": 30, "items": {"type": "string", "maxLength": 50}},
+            "status": {"type": "string", "enum": ["draft", "published"], "default": "published"},
+            "version": {"type": "integer", "description": "The version this edit is based on"}
+        }}
+    });
+    (paths, schemas)
 }
 
 /// The paths and schemas of the live floor (interactions, desktop,

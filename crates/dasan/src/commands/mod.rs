@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod demo_generate;
+pub mod kb;
 pub mod serve;
 pub mod simulate;
 pub mod staff;
