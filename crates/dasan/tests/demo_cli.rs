@@ -153,9 +153,26 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The demo's knowledge base answers a colloquial query (수도세) with the
+    // water-bill article.
+    let search = http(
+        address,
+        "GET",
+        "/api/v1/kb/search?q=%EC%88%98%EB%8F%84%EC%84%B8%20%EC%A1%B0%ED%9A%8C&limit=3",
+        Some(&token),
+        None,
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert!(offered > 0, "no demo contact reached the floor in 30 s");
+    let (status, body) = search.expect("search answered");
+    assert_eq!(status, 200, "{body}");
+    let hits: Value = serde_json::from_str(&body).expect("json");
+    let first = hits["hits"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(first.contains("수도요금"), "{body}");
     let stats: Value = serde_json::from_str(&stats.expect("stats answered")).expect("json");
     assert_eq!(stats["total"], 5000);
 }

@@ -186,14 +186,16 @@ const FRAME_WORDS: &[&str] = &[
 ];
 
 /// The suffixes as characters, longest first.
-static SORTED_SUFFIXES: LazyLock<Vec<(Vec<char>, bool)>> = LazyLock::new(|| {
-    let mut all: Vec<(Vec<char>, bool)> = SUFFIXES
-        .iter()
-        .map(|s| (s.chars().map(fold).collect(), VERBAL.contains(s)))
-        .collect();
-    all.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-    all
-});
+/// The suffixes as folded strings, with whether each is verbal; and the longest length.
+static SUFFIX_SET: LazyLock<(std::collections::HashMap<Vec<char>, bool>, usize)> =
+    LazyLock::new(|| {
+        let all: std::collections::HashMap<Vec<char>, bool> = SUFFIXES
+            .iter()
+            .map(|s| (s.chars().map(fold).collect(), VERBAL.contains(s)))
+            .collect();
+        let longest = all.keys().map(Vec::len).max().unwrap_or(0);
+        (all, longest)
+    });
 
 /// The frame words as the analysis sees them (folded).
 static FRAMES: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
@@ -210,17 +212,23 @@ const VERBAL: &[&str] = &["는지", "는데", "는데요", "려면", "으려면"
 /// Strips up to two trailing particles or endings (보려면요 → 보); returns the stem's
 /// length in syllables and whether the stem is a predicate's.
 pub fn stem(syllables: &[char]) -> (usize, bool) {
+    let (suffixes, longest) = &*SUFFIX_SET;
     let mut n = syllables.len();
     let mut verbal = false;
     for _ in 0..2 {
-        let Some((s, is_verbal)) = SORTED_SUFFIXES.iter().find(|(s, _)| {
-            let keep = if s.len() == 1 { 2 } else { 1 };
-            n >= s.len() + keep && syllables[n - s.len()..n] == s[..]
-        }) else {
+        // The longest suffix that leaves enough of a stem.
+        let found = (1..=(*longest).min(n)).rev().find_map(|len| {
+            let keep = if len == 1 { 2 } else { 1 };
+            if n < len + keep {
+                return None;
+            }
+            suffixes.get(&syllables[n - len..n]).map(|v| (len, *v))
+        });
+        let Some((len, is_verbal)) = found else {
             break;
         };
-        verbal |= *is_verbal;
-        n -= s.len();
+        verbal |= is_verbal;
+        n -= len;
     }
     (n, verbal)
 }

@@ -1,6 +1,6 @@
 //! The tantivy index: schema, tokenizers over [`crate::analysis`], indexing and search.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
 use tantivy::collector::TopDocs;
@@ -62,7 +62,6 @@ const W_TITLE_GRAM: f32 = 3.0;
 const W_TITLE_WORD: f32 = 2.0;
 const W_KEYWORD_GRAM: f32 = 1.5;
 const W_BODY_GRAM: f32 = 1.0;
-const W_BODY_WORD: f32 = 0.7;
 /// Weight of words brought in by a synonym, relative to the query's own.
 const W_SYNONYM: f32 = 0.5;
 /// Weight of a predicate's stem, relative to a noun.
@@ -85,13 +84,14 @@ struct Fields {
     id: Field,
     title: Field,
     body: Field,
+    /// Title and body squeezed (folded, letters and digits only), for coverage.
+    squeezed: Field,
     category: Field,
     /// The category and each of its parents, for suggestions.
     category_path: Field,
     title_grams: Field,
     title_words: Field,
     body_grams: Field,
-    body_words: Field,
     keyword_grams: Field,
 }
 
@@ -162,11 +162,11 @@ struct Concept {
 impl Concept {
     /// How much of the word an article has: the best share of any alternative's
     /// bigrams present.
-    fn covered(&self, present: &HashSet<String>) -> f32 {
+    fn covered(&self, present: impl Fn(&str) -> bool) -> f32 {
         self.alternatives
             .iter()
             .filter(|a| !a.is_empty())
-            .map(|a| a.iter().filter(|g| present.contains(*g)).count() as f32 / a.len() as f32)
+            .map(|a| a.iter().filter(|g| present(g)).count() as f32 / a.len() as f32)
             .fold(0.0, f32::max)
     }
 }
@@ -248,12 +248,12 @@ impl KbIndex {
             id: builder.add_text_field("id", STRING | STORED),
             title: builder.add_text_field("title", STORED),
             body: builder.add_text_field("body", STORED),
+            squeezed: builder.add_text_field("squeezed", STORED),
             category: builder.add_text_field("category", STORED),
             category_path: builder.add_text_field("category_path", STRING),
             title_grams: builder.add_text_field("title_grams", analysed(GRAMS)),
             title_words: builder.add_text_field("title_words", analysed(WORDS)),
             body_grams: builder.add_text_field("body_grams", analysed(GRAMS)),
-            body_words: builder.add_text_field("body_words", analysed(WORDS)),
             keyword_grams: builder.add_text_field("keyword_grams", analysed(GRAMS)),
         };
         let index = Index::create_in_ram(builder.build());
@@ -283,6 +283,10 @@ impl KbIndex {
         doc.add_text(f.id, &article.id);
         doc.add_text(f.title, &article.title);
         doc.add_text(f.body, &article.body);
+        doc.add_text(
+            f.squeezed,
+            squeeze(&format!("{}\n{}", article.title, article.body)),
+        );
         doc.add_text(f.category, &article.category);
         let mut path = article.category.as_str();
         loop {
@@ -295,7 +299,6 @@ impl KbIndex {
         doc.add_text(f.title_grams, &article.title);
         doc.add_text(f.title_words, &article.title);
         doc.add_text(f.body_grams, &article.body);
-        doc.add_text(f.body_words, &article.body);
         doc.add_text(f.keyword_grams, article.keywords.join("\n"));
         doc
     }
@@ -383,9 +386,17 @@ impl KbIndex {
         let limit = limit.clamp(1, Self::MAX_LIMIT);
         let plan = self.plan(query);
         let f = &self.fields;
+        let searcher = self.reader.searcher();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = plan
             .weights
             .iter()
+            // A term no article has cannot change the ranking.
+            .filter(|((field, text), _)| {
+                searcher
+                    .doc_freq(&Term::from_field_text(*field, text))
+                    .unwrap_or(0)
+                    > 0
+            })
             .map(|((field, text), weight)| {
                 let term = TermQuery::new(
                     Term::from_field_text(*field, text),
@@ -410,7 +421,6 @@ impl KbIndex {
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let searcher = self.reader.searcher();
         let pool = limit.max(RERANK_POOL);
         let top = searcher.search(
             &BooleanQuery::new(clauses),
@@ -453,14 +463,10 @@ impl KbIndex {
                     .to_string()
             };
             let (title, body) = (text(f.title), text(f.body));
-            let grams_of = |text: &str| -> HashSet<String> {
-                analyze(text, Mode::Document)
-                    .grams
-                    .into_iter()
-                    .map(|t| t.text)
-                    .collect()
-            };
-            let cover = |present: &HashSet<String>| {
+            // A bigram is in the article when its squeezed text contains it.
+            let squeezed = text(f.squeezed);
+            let present = |gram: &str| squeezed.contains(gram);
+            let cover = || {
                 if total > 0.0 {
                     plan.concepts
                         .iter()
@@ -472,9 +478,7 @@ impl KbIndex {
                     1.0
                 }
             };
-            let mut everywhere = grams_of(&body);
-            everywhere.extend(grams_of(&title));
-            let mut coverage = cover(&everywhere);
+            let mut coverage = cover();
             let title_districts = districts_in(&title, false);
             if !title_districts.is_empty()
                 && !title_districts.iter().any(|d| asked_districts.contains(d))
@@ -499,7 +503,7 @@ impl KbIndex {
         }
         hits.sort_by(|a, b| b.0.total_cmp(&a.0));
         hits.truncate(limit);
-        Ok(hits
+        let out: Vec<Hit> = hits
             .into_iter()
             .map(|(score, title, body, id, category)| Hit {
                 id,
@@ -508,7 +512,8 @@ impl KbIndex {
                 score,
                 snippet: snippet(&body, &plan.grams),
             })
-            .collect())
+            .collect();
+        Ok(out)
     }
 
     /// A query's weighted terms per field (with its synonyms), its concepts for the
@@ -533,15 +538,17 @@ impl KbIndex {
                 plan.grams.push(gram.text);
             }
             for word in analysis.words {
-                let factor = factor * term_factor(&word);
-                for (field, weight) in [(f.title_words, W_TITLE_WORD), (f.body_words, W_BODY_WORD)]
-                {
-                    let w = plan
-                        .weights
-                        .entry((field, word.text.clone()))
-                        .or_insert(0.0);
-                    *w = w.max(weight * factor);
+                // A Hangul word of two syllables is its own one bigram: the gram
+                // fields have it already.
+                if word.text.chars().count() <= 2 && word.text.chars().all(|c| !c.is_ascii()) {
+                    continue;
                 }
+                let factor = factor * term_factor(&word);
+                let w = plan
+                    .weights
+                    .entry((f.title_words, word.text))
+                    .or_insert(0.0);
+                *w = w.max(W_TITLE_WORD * factor);
             }
         };
         let analysis = analyze(query, Mode::Query);

@@ -17,3 +17,7 @@ mod synonyms;
 
 pub use index::{Article, Hit, KbIndex, SearchError, Stats};
 pub use synonyms::{Expansion, SynonymError, Synonyms};
+
+/// The evaluation set's articles (JSON lines in the import format): the demo
+/// center's knowledge base.
+pub const DEMO_ARTICLES: &str = include_str!("../eval/articles.jsonl");

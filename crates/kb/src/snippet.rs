@@ -4,10 +4,13 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use crate::analysis::{Mode, analyze};
+use crate::analysis::{Mode, analyze, squeeze};
 
 /// Characters of an excerpt, at most.
 const SNIPPET_CHARS: usize = 140;
+
+/// Lines of a body looked at, at most.
+const MAX_LINES: usize = 200;
 
 /// Markdown marks left out of the excerpt.
 fn is_markup(c: char) -> bool {
@@ -16,23 +19,18 @@ fn is_markup(c: char) -> bool {
 
 pub(crate) fn snippet(body: &str, query_grams: &[String]) -> String {
     let wanted: HashSet<&str> = query_grams.iter().map(String::as_str).collect();
-    let mut marks: Vec<Range<usize>> = Vec::new();
-    for gram in analyze(body, Mode::Document).grams {
-        if wanted.contains(gram.text.as_str()) {
-            marks.extend(gram.spans);
-        }
-    }
-    marks.sort_by_key(|r| r.start);
-    // The line with the most distinct matched positions wins; the first on a tie.
+    // The line holding the most of the query's bigrams wins; the first on a tie.
+    // Lines are judged by their squeezed text, and only the winner is analysed.
     let mut best: Option<(usize, Range<usize>)> = None;
     let mut start = 0;
-    for line in body.split_inclusive('\n') {
+    for line in body.split_inclusive('\n').take(MAX_LINES) {
         let range = start..start + line.len();
         start += line.len();
         if line.trim().is_empty() {
             continue;
         }
-        let count = marks.iter().filter(|m| range.contains(&m.start)).count();
+        let squeezed = squeeze(line);
+        let count = wanted.iter().filter(|g| squeezed.contains(**g)).count();
         if best.as_ref().is_none_or(|(c, _)| count > *c) {
             best = Some((count, range));
         }
@@ -40,11 +38,19 @@ pub(crate) fn snippet(body: &str, query_grams: &[String]) -> String {
     let Some((_, line)) = best else {
         return String::new();
     };
+    let mut marks: Vec<Range<usize>> = Vec::new();
+    for gram in analyze(&body[line.clone()], Mode::Document).grams {
+        if wanted.contains(gram.text.as_str()) {
+            marks.extend(
+                gram.spans
+                    .into_iter()
+                    .map(|r| r.start + line.start..r.end + line.start),
+            );
+        }
+    }
+    marks.sort_by_key(|r| r.start);
     // Centre a long line on its first match.
-    let first = marks
-        .iter()
-        .find(|m| line.contains(&m.start))
-        .map_or(line.start, |m| m.start);
+    let first = marks.first().map_or(line.start, |m| m.start);
     let chars: Vec<(usize, char)> = body[line.clone()]
         .char_indices()
         .map(|(i, c)| (i + line.start, c))

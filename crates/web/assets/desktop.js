@@ -139,6 +139,7 @@
         toggleDepartment();
         text($("form-error"), "");
         loadHistory(contact.citizen_phone);
+        suggest();
         const isText = textChannels.includes(contact.channel);
         $("thread").hidden = !isText;
         threadShown = { id: null, version: -1 };
@@ -214,10 +215,131 @@
         list.append(li);
       }
       list.scrollTop = list.scrollHeight;
+      const inbound = data.messages.filter((m) => m.direction === "inbound");
+      if (inbound.length) suggest(inbound[inbound.length - 1].body);
     } catch (e) {
       text($("reply-error"), t("desktop.reply_failed") + " " + e.message);
     }
   }
+
+
+  // The knowledge base: search as the agent types (after a pause), and
+  // articles suggested for the contact in hand from its category and words.
+  let kbSeq = 0;
+  let kbTimer = null;
+
+  // Hit snippets are escaped by the server but for <mark>: build them as
+  // nodes rather than trusting them as HTML.
+  function unescapeHtml(s) {
+    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+  }
+
+  function snippetNodes(snippet) {
+    const nodes = [];
+    let marked = false;
+    for (const part of (snippet || "").split(/(<mark>|<\/mark>)/)) {
+      if (part === "<mark>") { marked = true; continue; }
+      if (part === "</mark>") { marked = false; continue; }
+      if (!part) continue;
+      const node = document.createTextNode(unescapeHtml(part));
+      if (marked) {
+        const mark = document.createElement("mark");
+        mark.append(node);
+        nodes.push(mark);
+      } else {
+        nodes.push(node);
+      }
+    }
+    return nodes;
+  }
+
+  // The contact's category, if it names a known one.
+  function validCategory() {
+    const typed = $("category").value.trim();
+    return typed && categoryName(typed) ? typed : "";
+  }
+
+  function showHits(hits, heading) {
+    $("kb-article").hidden = true;
+    const list = $("kb-results");
+    list.hidden = false;
+    list.replaceChildren();
+    text($("kb-list-h"), hits.length ? heading : t("desktop.kb_none"));
+    for (const hit of hits) {
+      const li = document.createElement("li");
+      const open = document.createElement("button");
+      open.type = "button";
+      text(open, hit.title);
+      open.addEventListener("click", () => openArticle(hit.id));
+      const p = document.createElement("p");
+      p.className = "hint";
+      p.append(...snippetNodes(hit.snippet));
+      li.append(open, p);
+      list.append(li);
+    }
+  }
+
+  async function kbSearch(q, category, heading) {
+    const seq = ++kbSeq;
+    if (!q && !category) {
+      $("kb-results").replaceChildren();
+      text($("kb-list-h"), "");
+      return;
+    }
+    const params = new URLSearchParams({ limit: "8" });
+    if (q) params.set("q", q);
+    if (category) params.set("category", category);
+    try {
+      const data = await api("GET", "/api/v1/kb/search?" + params.toString());
+      if (seq === kbSeq) showHits(data.hits, heading);
+    } catch (e) {
+      if (seq === kbSeq) text($("kb-list-h"), t("desktop.kb_failed") + " " + e.message);
+    }
+  }
+
+  async function openArticle(id) {
+    try {
+      const data = await api("GET", "/api/v1/kb/articles/" + encodeURIComponent(id));
+      const a = data.article;
+      text($("kb-article-h"), a.title);
+      text($("kb-article-meta"), (categoryName(a.category) || a.category) + " · v" + a.version + " · " +
+        new Date(a.updated_at).toLocaleDateString(locale, { timeZone }));
+      text($("kb-article-body"), a.body);
+      $("kb-results").hidden = true;
+      $("kb-article").hidden = false;
+      $("kb-back").focus();
+    } catch (e) {
+      text($("kb-list-h"), t("desktop.kb_failed") + " " + e.message);
+    }
+  }
+
+  // Suggestions, unless the agent is running a search of their own.
+  function suggest(words) {
+    if ($("kb-q").value.trim()) return;
+    kbSearch((words || "").slice(0, 300), validCategory(), t("desktop.kb_suggested"));
+  }
+
+  function searchTyped() {
+    const q = $("kb-q").value.trim();
+    if (q) kbSearch(q, validCategory(), t("desktop.kb_results"));
+    else suggest();
+  }
+
+  $("kb-q").addEventListener("input", () => {
+    clearTimeout(kbTimer);
+    kbTimer = setTimeout(searchTyped, 250);
+  });
+  $("kb-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(kbTimer);
+    searchTyped();
+  });
+  $("kb-back").addEventListener("click", () => {
+    $("kb-article").hidden = true;
+    $("kb-results").hidden = false;
+    $("kb-q").focus();
+  });
 
   function replySize() {
     let bytes = 0;
@@ -301,7 +423,10 @@
     $("department").required = transferred;
   }
 
-  $("category").addEventListener("input", showCategory);
+  $("category").addEventListener("input", () => {
+    showCategory();
+    if (validCategory()) suggest();
+  });
   $("outcome").addEventListener("change", toggleDepartment);
 
   $("consultation-form").addEventListener("submit", async (event) => {

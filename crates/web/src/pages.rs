@@ -36,10 +36,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/language", get(language))
         .route("/assets/desktop.js", get(desktop_js))
         .route("/assets/wallboard.js", get(wallboard_js))
+        .route("/kb", get(kb_admin))
+        .route("/assets/kb.js", get(kb_js))
 }
 
 const DESKTOP_JS: &str = include_str!("../assets/desktop.js");
 const WALLBOARD_JS: &str = include_str!("../assets/wallboard.js");
+const KB_JS: &str = include_str!("../assets/kb.js");
 
 fn script(source: &'static str) -> Response {
     (
@@ -60,6 +63,10 @@ async fn wallboard_js() -> Response {
     script(WALLBOARD_JS)
 }
 
+async fn kb_js() -> Response {
+    script(KB_JS)
+}
+
 /// Pages a signed-in user may be sent back to after signing in or
 /// switching language (never an arbitrary URL: no open redirect).
 pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
@@ -68,6 +75,7 @@ pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
         "/desktop" => Some("/desktop"),
         "/wallboard" => Some("/wallboard"),
         "/reports" => Some("/reports"),
+        "/kb" => Some("/kb"),
         _ => None,
     }
 }
@@ -198,7 +206,7 @@ fn frame(
     script: &str,
 ) -> String {
     let mut nav = String::new();
-    let links: [(&str, &str, bool); 3] = [
+    let links: [(&str, &str, bool); 4] = [
         (
             "/desktop",
             "desktop.title",
@@ -210,6 +218,7 @@ fn frame(
             user.role.may_read_statistics(),
         ),
         ("/reports", "reports.title", user.role.may_read_statistics()),
+        ("/kb", "kbadmin.title", user.role.may_edit_knowledge_base()),
     ];
     for (href, key, allowed) in links {
         if allowed {
@@ -244,7 +253,7 @@ fn frame(
     )
 }
 
-const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}.thread{list-style:none;padding:0;max-height:20rem;overflow-y:auto}.thread li{margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;max-width:80%}.thread .inbound{background:#f6f8fa;border:1px solid #d0d7de}.thread .outbound{background:#ddf4ff;margin-left:auto}.thread small{display:block;color:#57606a}"#;
+const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}.thread{list-style:none;padding:0;max-height:20rem;overflow-y:auto}.thread li{margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;max-width:80%}.thread .inbound{background:#f6f8fa;border:1px solid #d0d7de}.thread .outbound{background:#ddf4ff;margin-left:auto}.thread small{display:block;color:#57606a}.kb-results{padding-left:1.4rem}.kb-results p{margin:.1rem 0 .6rem}.kb-results button{text-align:left;background:none;border:none;color:#0969da;text-decoration:underline;padding:0;margin:0}.kb-body{white-space:pre-wrap}mark{background:#fff8c5;color:inherit}"#;
 
 async fn desktop(
     State(state): State<AppState>,
@@ -297,7 +306,7 @@ async fn desktop(
 <section id="offer" class="offer" hidden aria-labelledby="offer-h"><h2 id="offer-h">{offer_h}</h2><dl id="offer-details"></dl><p>{remaining} <span id="offer-countdown" class="timer" role="timer" aria-live="off">0</span> {seconds}</p><button type="button" id="accept">{accept} (Enter)</button><button type="button" id="decline">{decline} (Esc)</button></section>
 <section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
 <section id="wrapup" hidden aria-labelledby="wrapup-h"><h2 id="wrapup-h">{wrapup_h}</h2><p>{wrapup_text}</p><button type="button" id="ready">{ready} (F2)</button></section>
-<aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" disabled aria-describedby="kb-note"><p id="kb-note" class="hint">{kb_note}</p></form><div id="kb-results"></div></aside>
+<aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" maxlength="1000" autocomplete="off" aria-describedby="kb-note" aria-controls="kb-results"><p id="kb-note" class="hint">{kb_note}</p></form><h3 id="kb-list-h" aria-live="polite"></h3><ol id="kb-results" class="kb-results" aria-labelledby="kb-list-h"></ol><article id="kb-article" hidden aria-labelledby="kb-article-h"><h3 id="kb-article-h"></h3><p id="kb-article-meta" class="hint"></p><div id="kb-article-body" class="kb-body"></div><button type="button" id="kb-back">{kb_back}</button></article></aside>
 <section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section>"#,
         presence_h = tx("desktop.presence"),
         presence_now = tx("desktop.presence_now"),
@@ -328,6 +337,7 @@ async fn desktop(
         reply_label = tx("desktop.reply"),
         send = tx("desktop.send"),
         kb_q = tx("desktop.kb_query"),
+        kb_back = tx("desktop.kb_back"),
         kb_note = tx("desktop.kb_note"),
         keys_h = tx("desktop.keys"),
         keys = tx("desktop.keys_text"),
@@ -406,6 +416,79 @@ async fn wallboard(
         &body,
         &data,
         "/assets/wallboard.js",
+    ))
+    .into_response();
+    secure(&mut response);
+    Ok(response)
+}
+
+/// The knowledge base's editing page: the articles, an editor with the
+/// version history, and the synonym list. For administrators and supervisors.
+async fn kb_admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let (session, user) = match signed_in(&state, &headers, lang, "/kb").await? {
+        Ok(found) => found,
+        Err(form) => return Ok(form),
+    };
+    if !user.role.may_edit_knowledge_base() {
+        return Ok(forbidden(&state, lang, &user, "/kb").await);
+    }
+    let mut categories = String::new();
+    for category in state.taxonomy.iter() {
+        let name = match lang {
+            Lang::Ko => &category.name_ko,
+            Lang::En => &category.name_en,
+        };
+        let _ = write!(
+            categories,
+            r#"<option value="{code}">{code} · {name}</option>"#,
+            code = escape(category.code.as_str()),
+            name = escape(name)
+        );
+    }
+    let tx = |key: &str| escape(t(lang, key));
+    let body = format!(
+        r#"<section class="wide" aria-labelledby="articles-h"><h2 id="articles-h">{articles_h}</h2><p><button type="button" id="new-article">{new}</button> <span id="list-status" role="status"></span></p><table id="articles"><thead><tr><th scope="col">{title}</th><th scope="col">{category}</th><th scope="col">{status}</th><th scope="col">{version}</th><th scope="col">{updated}</th></tr></thead><tbody></tbody></table></section>
+<section aria-labelledby="editor-h"><h2 id="editor-h">{editor_h}</h2><form id="editor" novalidate><label for="a-id">{id} <span class="hint">{id_hint}</span></label><input id="a-id" name="id" maxlength="100" autocomplete="off"><label for="a-title">{title}</label><input id="a-title" name="title" maxlength="300" required><label for="a-category">{category}</label><select id="a-category" name="category">{categories}</select><label for="a-tags">{tags} <span class="hint">{tags_hint}</span></label><input id="a-tags" name="tags" autocomplete="off"><label for="a-status">{status}</label><select id="a-status" name="status"><option value="published">{published}</option><option value="draft">{draft}</option></select><label for="a-body">{body_label} <span class="hint">{body_hint}</span></label><textarea id="a-body" name="body" maxlength="20000" rows="14"></textarea><input type="hidden" id="a-version"><p id="editor-error" role="alert"></p><p id="editor-status" role="status"></p><button type="submit" id="save">{save}</button> <button type="button" id="delete" disabled>{delete}</button></form><h3 id="versions-h">{versions_h}</h3><ol id="versions" aria-labelledby="versions-h"></ol></section>
+<section aria-labelledby="synonyms-h"><h2 id="synonyms-h">{synonyms_h}</h2><form id="synonyms-form" novalidate><label for="synonyms">{synonyms_label}</label><p id="synonyms-hint" class="hint">{synonyms_hint}</p><textarea id="synonyms" rows="18" aria-describedby="synonyms-hint"></textarea><p id="synonyms-error" role="alert"></p><p id="synonyms-status" role="status"></p><button type="submit">{save}</button></form></section>"#,
+        articles_h = tx("kbadmin.articles"),
+        new = tx("kbadmin.new"),
+        title = tx("kbadmin.field_title"),
+        category = tx("kbadmin.field_category"),
+        status = tx("kbadmin.field_status"),
+        version = tx("kbadmin.field_version"),
+        updated = tx("kbadmin.field_updated"),
+        editor_h = tx("kbadmin.editor"),
+        id = tx("kbadmin.field_id"),
+        id_hint = tx("kbadmin.id_hint"),
+        tags = tx("kbadmin.field_tags"),
+        tags_hint = tx("kbadmin.tags_hint"),
+        published = tx("kbadmin.status.published"),
+        draft = tx("kbadmin.status.draft"),
+        body_label = tx("kbadmin.field_body"),
+        body_hint = tx("kbadmin.body_hint"),
+        save = tx("kbadmin.save"),
+        delete = tx("kbadmin.delete"),
+        versions_h = tx("kbadmin.versions"),
+        synonyms_h = tx("kbadmin.synonyms"),
+        synonyms_label = tx("kbadmin.synonyms_label"),
+        synonyms_hint = tx("kbadmin.synonyms_hint"),
+    );
+    let data = messages(lang, &["kbadmin."]);
+    let mut response = Html(frame(
+        state.zone,
+        lang,
+        t(lang, "kbadmin.title"),
+        &user,
+        &session,
+        "/kb",
+        &body,
+        &data,
+        "/assets/kb.js",
     ))
     .into_response();
     secure(&mut response);

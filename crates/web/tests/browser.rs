@@ -1,4 +1,4 @@
-//! The reports in a real headless Chromium, driven over WebDriver
+//! The pages in a real headless Chromium, driven over WebDriver
 //! (chromedriver): a supervisor signs in through the form, lands on the
 //! reports, sees the charts and numbers; screenshots are kept in
 //! `CARGO_TARGET_TMPDIR`; an axe-core scan of the sign-in and reports pages
@@ -761,4 +761,140 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
     drop(agent);
     drop(supervisor);
     drop(runtime);
+}
+
+#[test]
+fn a_supervisor_writes_an_article_and_an_agent_finds_it_from_the_desktop_in_chromium() {
+    let have = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("chromedriver") || !std::path::Path::new("/usr/bin/chromium").exists() {
+        return missing("chromium or chromedriver");
+    }
+    let Some(axe) = axe_source() else {
+        return missing("axe-core");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (address, _stop) = runtime.block_on(async {
+        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+            .await
+            .expect("store");
+        create_user(&store, "kim", "김감독", Role::Supervisor, "correct horse 1")
+            .await
+            .expect("supervisor");
+        create_user(&store, "lee", "이상담", Role::Agent, "battery staple 2")
+            .await
+            .expect("agent");
+        let sewage = dasan_store::kb::ArticleInput {
+            id: "kb-sewage".into(),
+            title: "하수도 사용료 부과 기준".into(),
+            body: "하수도 사용료는 상수도 사용량을 기준으로 부과됩니다.".into(),
+            category: "water.bill".into(),
+            tags: vec![],
+            status: dasan_store::kb::ArticleStatus::Published,
+        };
+        let at = dasan_core::Timestamp::parse_rfc3339("2026-11-01T09:00:00+09:00").expect("t");
+        store
+            .save_article(&sewage, "import", at, None)
+            .await
+            .expect("article");
+        let state = AppState::load(store.clone(), SEOUL).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(dasan_web::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        (address, stop)
+    });
+    let base = format!("http://{address}");
+
+    // The supervisor writes an article on the knowledge-base page.
+    let supervisor_profile = tempfile::tempdir().expect("profile");
+    let supervisor = start_driver(supervisor_profile.path());
+    supervisor.sign_in_at(&format!("{base}/kb"), "kim", "correct horse 1");
+    supervisor.wait_until(
+        "the article list",
+        "document.querySelectorAll('#articles tbody tr').length === 1",
+    );
+    let violations = supervisor.serious_violations(&axe);
+    assert!(violations.is_empty(), "kb page: {violations:?}");
+    let field = supervisor.find("#a-title");
+    supervisor.type_into(&field, "수도요금 조회 방법");
+    supervisor.eval("(document.getElementById('a-category').value = 'water.bill')");
+    let field = supervisor.find("#a-tags");
+    supervisor.type_into(&field, "요금, 아리수");
+    let field = supervisor.find("#a-body");
+    supervisor.type_into(
+        &field,
+        "수도요금은 아리수 사이버고객센터에서 고객번호로 조회합니다.",
+    );
+    let save = supervisor.find("#save");
+    supervisor.cmd("POST", &format!("/element/{save}/click"), Some(json!({})));
+    supervisor.wait_until(
+        "the saved article in the list",
+        "document.querySelectorAll('#articles tbody tr').length === 2 && document.getElementById('editor-status').textContent.length > 0",
+    );
+    supervisor.wait_until(
+        "its first version",
+        "document.querySelectorAll('#versions li').length === 1",
+    );
+    supervisor.screenshot("kb-editor.png");
+
+    // The agent finds it from the desktop by a colloquial word with a particle.
+    let agent_profile = tempfile::tempdir().expect("profile");
+    let agent = start_driver(agent_profile.path());
+    agent.sign_in_at(&format!("{base}/desktop"), "lee", "battery staple 2");
+    agent.wait_until(
+        "the desktop's first event",
+        "document.body.dataset.live === 'connected'",
+    );
+    let search = agent.find("#kb-q");
+    agent.type_into(&search, "수도세를 조회하려면");
+    agent.wait_until(
+        "the results",
+        "document.querySelector('#kb-results li button')?.textContent === '수도요금 조회 방법'",
+    );
+    assert_eq!(
+        agent.eval("document.querySelector('#kb-results li mark')?.textContent"),
+        json!("수도요금")
+    );
+    let violations = agent.serious_violations(&axe);
+    assert!(
+        violations.is_empty(),
+        "desktop with results: {violations:?}"
+    );
+    let first = agent.find("#kb-results li button");
+    agent.cmd("POST", &format!("/element/{first}/click"), Some(json!({})));
+    agent.wait_until(
+        "the article",
+        "!document.getElementById('kb-article').hidden && document.getElementById('kb-article-body').textContent.includes('고객번호')",
+    );
+    assert_eq!(agent.focused_id(), json!("kb-back"));
+    agent.screenshot("desktop-kb-article.png");
+    agent.press(ENTER);
+    agent.wait_until(
+        "back to the list",
+        "document.getElementById('kb-article').hidden && !document.getElementById('kb-results').hidden",
+    );
+
+    // Agents may not open the editing page.
+    agent.cmd("POST", "/url", Some(json!({ "url": format!("{base}/kb") })));
+    assert!(
+        agent
+            .eval("document.body.innerText")
+            .as_str()
+            .unwrap_or_default()
+            .contains("권한")
+    );
 }

@@ -706,3 +706,51 @@ async fn a_browser_session_needs_its_csrf_token_to_write() {
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
     assert_eq!(done.json()["article"]["updated_by"], "김감독");
 }
+
+#[tokio::test]
+async fn the_editing_page_is_for_editors_only() {
+    let kb = kb().await;
+    let mut cookies = Vec::new();
+    for (name, role) in [("kim", Role::Supervisor), ("lee", Role::Agent)] {
+        let user = create_user(&kb.store, name, name, role, "a long password")
+            .await
+            .expect("user");
+        kb.store
+            .create_session(&SessionRecord {
+                id_hash: auth::hash_secret(name),
+                user_id: user.id,
+                csrf_token: "csrf".into(),
+                expires_at: dasan_core::Timestamp::parse_rfc3339("2099-01-01T00:00:00Z")
+                    .expect("t"),
+            })
+            .await
+            .expect("session");
+        cookies.push(format!("dasan_session={name}"));
+    }
+    let page = send(&kb.app, &[("cookie", &cookies[0])], "GET", "/kb", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"<script src="/assets/kb.js">"#));
+    assert!(page.body.contains(r#"<option value="water.bill">"#));
+    assert!(page.body.contains(r#"href="/kb" aria-current="page""#));
+    let refused = send(&kb.app, &[("cookie", &cookies[1])], "GET", "/kb", None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let audit = kb.store.audit_entries(10).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "page.refused" && e.subject == "/kb")
+    );
+    let anonymous = send(&kb.app, &[], "GET", "/kb", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let script = send(&kb.app, &[], "GET", "/assets/kb.js", None).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("/api/v1/kb/synonyms"));
+    // The desktop carries the search box, live.
+    let desktop = send(&kb.app, &[("cookie", &cookies[1])], "GET", "/desktop", None).await;
+    assert!(
+        desktop.body.contains(r#"id="kb-q""#)
+            && !desktop
+                .body
+                .contains(r#"id="kb-q" type="search" name="q" disabled"#)
+    );
+}

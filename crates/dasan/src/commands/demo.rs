@@ -109,6 +109,21 @@ async fn run_demo(
         .await?;
         eprintln!("{summary}");
     }
+    if store.list_articles().await?.is_empty() {
+        let taxonomy = store.taxonomy().await?;
+        let at = dasan_core::Timestamp::from_datetime(chrono::Utc::now())?;
+        let mut count = 0;
+        for line in dasan_kb::DEMO_ARTICLES
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            let (article, _) = dasan_web::kb::parse_import_line(line, &taxonomy)
+                .map_err(|e| anyhow::anyhow!("demo article: {e}"))?;
+            store.save_article(&article, "demo", at, None).await?;
+            count += 1;
+        }
+        eprintln!("dasan demo: {count} knowledge-base articles added");
+    }
     let admin = super::token::create(&store, Role::Admin, "demo admin")
         .await
         .context("cannot create the demo token")?;
@@ -138,6 +153,7 @@ async fn run_demo(
              \n  API docs:    http://{address}/api/v1/openapi.json\
              \n  statistics:  curl -H 'Authorization: Bearer {admin}' http://{address}/api/v1/stats\
              \n  records:     curl -H 'Authorization: Bearer {admin}' 'http://{address}/api/v1/consultations?limit=5'\
+             \n  search:      curl -H 'Authorization: Bearer {agent}' 'http://{address}/api/v1/kb/search?q=%EC%88%98%EB%8F%84%EC%84%B8'\
              \n\n  tokens (shown once):\n    admin       {admin}\n    supervisor  {supervisor}\n    agent       {agent}\n\
              \n  browser sign-in at http://{address}/ (username, password; new at each start):\n{accounts}\n\
              \nPress Ctrl-C to stop. The data stays in {where_data}."
