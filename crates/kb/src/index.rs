@@ -70,11 +70,15 @@ const W_WEAK: f32 = 0.3;
 const W_CATEGORY: f32 = 2.0;
 
 /// How many of the best BM25 matches are re-ranked by query coverage.
-const RERANK_POOL: usize = 40;
+const RERANK_POOL: usize = 32;
 /// How strongly covering every query word counts against matching some words often.
 const COVERAGE_POWER: f32 = 2.0;
 /// Weight of an identifier mixing letters and digits (N26), relative to a word.
 const W_IDENTIFIER: f32 = 2.0;
+
+/// Terms a query sends to the BM25 stage, at most: its strongest by weight × idf.
+/// Without a cap a long spoken question costs a term scorer per bigram and field.
+const MAX_CLAUSES: usize = 10;
 
 const GRAMS: &str = "dasan_grams";
 const WORDS: &str = "dasan_words";
@@ -387,24 +391,31 @@ impl KbIndex {
         let plan = self.plan(query);
         let f = &self.fields;
         let searcher = self.reader.searcher();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = plan
+        // Each term with what it can add at most (weight × idf); a term no article
+        // has cannot change the ranking. A long query keeps its strongest terms
+        // for the BM25 stage (all of its words still count in the re-ranking).
+        let docs = searcher.num_docs() as f32;
+        let mut terms: Vec<(Term, f32, f32)> = plan
             .weights
             .iter()
-            // A term no article has cannot change the ranking.
-            .filter(|((field, text), _)| {
-                searcher
-                    .doc_freq(&Term::from_field_text(*field, text))
-                    .unwrap_or(0)
-                    > 0
+            .filter_map(|((field, text), weight)| {
+                let term = Term::from_field_text(*field, text);
+                let df = searcher.doc_freq(&term).unwrap_or(0) as f32;
+                (df > 0.0).then(|| {
+                    let idf = (1.0 + (docs - df + 0.5) / (df + 0.5)).ln();
+                    (term, *weight, weight * idf)
+                })
             })
-            .map(|((field, text), weight)| {
-                let term = TermQuery::new(
-                    Term::from_field_text(*field, text),
-                    IndexRecordOption::WithFreqs,
-                );
+            .collect();
+        terms.sort_by(|a, b| b.2.total_cmp(&a.2));
+        terms.truncate(MAX_CLAUSES);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .into_iter()
+            .map(|(term, weight, _)| {
+                let term = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 (
                     Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term), *weight)) as Box<dyn Query>,
+                    Box::new(BoostQuery::new(Box::new(term), weight)) as Box<dyn Query>,
                 )
             })
             .collect();

@@ -538,6 +538,19 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
         )
         .expect("valid");
         store.record_consultation(&earlier).await.expect("history");
+        // An article in the contact's category: the desktop suggests it.
+        let article = dasan_store::kb::ArticleInput {
+            id: "kb-outage".into(),
+            title: "단수 안내와 대처".into(),
+            body: "공사로 물이 안 나올 때는 관할 수도사업소에 문의합니다.".into(),
+            category: "water".into(),
+            tags: vec![],
+            status: dasan_store::kb::ArticleStatus::Published,
+        };
+        store
+            .save_article(&article, "import", start, None)
+            .await
+            .expect("article");
         let mut sms = dasan_web::sms::SmsConfig::new();
         sms.twilio_auth_token = Some("browser-test-token".into());
         let state = AppState::load(store.clone(), SEOUL)
@@ -644,6 +657,10 @@ fn an_agent_takes_a_contact_while_a_supervisor_watches_live_in_chromium() {
         agent.eval("document.getElementById('category').value"),
         json!("water"),
         "the IVR's choice is prefilled"
+    );
+    agent.wait_until(
+        "an article suggested for the contact's category",
+        "document.getElementById('kb-list-h').textContent === '이 상담에 맞는 글' && document.querySelector('#kb-results li button')?.textContent === '단수 안내와 대처'",
     );
     supervisor.wait_until(
         "busy and answered on the wallboard",
