@@ -43,6 +43,9 @@ struct SurveyFile {
     period_days: Option<i64>,
     reply_window_hours: Option<i64>,
     text: Option<String>,
+    web_channels: Option<Vec<String>>,
+    link_ttl_hours: Option<i64>,
+    link_secret: Option<String>,
 }
 
 /// `[sms]` in the configuration file.
@@ -152,8 +155,10 @@ impl Settings {
     }
 }
 
-/// Surveys: the file's `[survey]`, then `DASAN_SURVEY_DELAY_SECONDS` and
-/// `DASAN_SURVEY_QUIET_HOURS` (`00-07`, or `none`).
+/// Surveys: the file's `[survey]`, then `DASAN_SURVEY_DELAY_SECONDS`,
+/// `DASAN_SURVEY_QUIET_HOURS` (`00-07`, or `none`) and
+/// `DASAN_SURVEY_LINK_SECRET` (signs web survey links; without it a random one
+/// per start, so links end at a restart).
 fn survey_settings(file: SurveyFile) -> anyhow::Result<Option<dasan_web::survey::SurveyConfig>> {
     if file.enabled == Some(false) {
         return Ok(None);
@@ -186,6 +191,22 @@ fn survey_settings(file: SurveyFile) -> anyhow::Result<Option<dasan_web::survey:
     }
     if let Some(text) = file.text {
         config.text = text;
+    }
+    if let Some(channels) = file.web_channels {
+        config.web_channels = channels
+            .iter()
+            .map(|c| c.parse::<dasan_core::Channel>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("[survey] web_channels: {e}"))?;
+    }
+    if let Some(hours) = file.link_ttl_hours {
+        config.link_ttl_hours = hours.max(1);
+    }
+    if let Some(secret) = env("DASAN_SURVEY_LINK_SECRET").or(file.link_secret) {
+        if secret.len() < 16 {
+            anyhow::bail!("the survey link secret needs at least 16 characters");
+        }
+        config.link_secret = dasan_web::web_survey::LinkSecret::new(secret.into_bytes());
     }
     Ok(Some(config))
 }

@@ -683,6 +683,11 @@ pub trait Store {
     async fn due_surveys(&self, now: Timestamp, limit: u32) -> Result<Vec<SurveyRecord>>;
     /// The citizen's most recent survey (by due time), if any.
     async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<SurveyRecord>>;
+    /// The survey that follows one consultation.
+    async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<SurveyRecord>>;
+    /// Records a score on a survey still waiting for one (`sent`); false when it
+    /// was answered already or is not open: a web link answers once.
+    async fn answer_survey_once(&self, id: uuid::Uuid, score: i64, at: Timestamp) -> Result<bool>;
     /// Sent and answered surveys per local month of the consultations
     /// matching `filter` (its citizen filter is ignored).
     async fn survey_months(
@@ -926,6 +931,12 @@ impl Store for AnyStore {
     }
     async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<SurveyRecord>> {
         delegate!(self, s => s.last_survey_for(phone))
+    }
+    async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<SurveyRecord>> {
+        delegate!(self, s => s.survey_for_consultation(id))
+    }
+    async fn answer_survey_once(&self, id: uuid::Uuid, score: i64, at: Timestamp) -> Result<bool> {
+        delegate!(self, s => s.answer_survey_once(id, score, at))
     }
     async fn survey_months(
         &self,

@@ -1421,6 +1421,32 @@ impl Store for PgStore {
             .transpose()
     }
 
+    async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<crate::SurveyRecord>> {
+        let sql = format!(
+            "SELECT {} FROM surveys WHERE consultation_id = $1",
+            crate::SURVEY_COLUMNS
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(survey_from_row)
+            .transpose()
+    }
+
+    async fn answer_survey_once(&self, id: uuid::Uuid, score: i64, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE surveys SET status = 'answered', score = $2, answered_at = $3 WHERE consultation_id = $1 AND status = 'sent'",
+        )
+        .bind(id)
+        .bind(score)
+        .bind(at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn survey_months(
         &self,
         filter: &ConsultationFilter,

@@ -1970,6 +1970,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<crate::SurveyRecord>> {
+        self.read(move |conn| {
+            Ok(query_surveys(
+                conn,
+                &format!(
+                    "SELECT {} FROM surveys WHERE consultation_id = ?1",
+                    crate::SURVEY_COLUMNS
+                ),
+                [id.as_bytes().as_slice()],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn answer_survey_once(&self, id: uuid::Uuid, score: i64, at: Timestamp) -> Result<bool> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE surveys SET status = 'answered', score = ?2, answered_at = ?3 WHERE consultation_id = ?1 AND status = 'sent'",
+                params![id.as_bytes().as_slice(), score, at.millis()],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn survey_months(
         &self,
         filter: &ConsultationFilter,

@@ -91,6 +91,7 @@ conformance!(
     messages_are_idempotent_threaded_and_an_outbox,
     surveys_are_scheduled_once_and_counted_by_month,
     articles_keep_their_versions_and_refuse_stale_edits,
+    a_web_survey_is_answered_once_and_counted,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1545,5 +1546,74 @@ async fn articles_keep_their_versions_and_refuse_stale_edits(store: &AnyStore) {
             .expect("setting")
             .as_deref(),
         Some("[[\"수도세\",\"수도요금\"]]")
+    );
+}
+
+async fn a_web_survey_is_answered_once_and_counted(store: &AnyStore) {
+    use dasan_store::SurveyRecord;
+    let id = uuid::Uuid::from_u128(0x0190_0000_0000_7000_9000_0000_0000_0077);
+    let opened = SurveyRecord {
+        consultation_id: id,
+        citizen_phone: PhoneNumber::parse("010-3000-0077").expect("phone"),
+        channel: Channel::Web,
+        category: "water.bill".into(),
+        agent_id: None,
+        consultation_at: ts("2026-11-29T10:00:00+09:00"),
+        due_at: ts("2026-11-29T10:05:00+09:00"),
+        status: "sent".into(),
+        message_id: None,
+        sent_at: Some(ts("2026-11-29T10:05:00+09:00")),
+        score: None,
+        answered_at: None,
+        skip_reason: None,
+    };
+    assert_eq!(store.survey_for_consultation(id).await.expect("read"), None);
+    assert!(store.schedule_survey(&opened).await.expect("opened"));
+    assert_eq!(
+        store.survey_for_consultation(id).await.expect("read"),
+        Some(opened.clone())
+    );
+    let at = ts("2026-11-29T10:07:00+09:00");
+    assert!(store.answer_survey_once(id, 2, at).await.expect("answer"));
+    assert!(
+        !store
+            .answer_survey_once(id, 5, at)
+            .await
+            .expect("second answer"),
+        "once only"
+    );
+    let unknown = uuid::Uuid::from_u128(1);
+    assert!(
+        !store
+            .answer_survey_once(unknown, 5, at)
+            .await
+            .expect("none")
+    );
+    let answered = store
+        .survey_for_consultation(id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (
+            answered.status.as_str(),
+            answered.score,
+            answered.answered_at
+        ),
+        ("answered", Some(2), Some(at))
+    );
+    // The rollup counts it once, with the first score.
+    let filter = ConsultationFilter::default();
+    let months = store
+        .survey_months(&filter, dasan_core::time::SEOUL)
+        .await
+        .expect("months");
+    let month = months
+        .iter()
+        .find(|m| m.month == "2026-11")
+        .expect("november");
+    assert_eq!(
+        (month.responses, month.satisfied, month.score_sum),
+        (1, 0, 2)
     );
 }

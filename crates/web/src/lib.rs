@@ -25,6 +25,7 @@ pub mod session;
 pub mod sms;
 mod statistics;
 pub mod survey;
+pub mod web_survey;
 
 use std::{future::Future, sync::Arc};
 
@@ -186,6 +187,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sms::api_routes())
         .merge(media::routes())
         .merge(kb::routes())
+        .merge(web_survey::api_routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
@@ -193,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         .merge(session::routes())
         .merge(pages::routes())
         .merge(sms::routes())
+        .merge(web_survey::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs

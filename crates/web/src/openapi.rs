@@ -281,6 +281,13 @@ pub fn spec() -> Value {
 /// The knowledge base's paths and schemas.
 fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Value, Value) {
     let paths = json!({
+            "/api/v1/consultations/{id}/survey-link": {"get": {
+                "summary": "The signed, single-use link to the satisfaction survey of a video or web consultation, for the channel to show the citizen (roles that record consultations)",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"url\": \"https://.../survey/<token>\", \"expires_at\": \"...\", \"status\": \"sent\" | \"answered\"}"})),
+                ]))
+            }},
             "/api/v1/kb/search": {"get": {
                 "summary": "Search the published knowledge-base articles (anyone signed in). Korean-aware: particles, spacing, colloquial words, typos",
                 "parameters": [

@@ -30,6 +30,11 @@ pub struct SurveyConfig {
     /// Replies count for this long after the survey was sent.
     pub reply_window_hours: i64,
     pub text: String,
+    /// Channels surveyed by a signed web link instead of an SMS.
+    pub web_channels: Vec<Channel>,
+    /// How long a web survey link stays valid.
+    pub link_ttl_hours: i64,
+    pub link_secret: crate::web_survey::LinkSecret,
 }
 
 impl Default for SurveyConfig {
@@ -42,6 +47,9 @@ impl Default for SurveyConfig {
             reply_window_hours: 24,
             text: "[120다산콜센터] 오늘 상담은 어떠셨나요? 1(매우 불만)~5(매우 만족) 숫자로 답해 주세요."
                 .into(),
+            web_channels: vec![Channel::Video, Channel::Web],
+            link_ttl_hours: 72,
+            link_secret: crate::web_survey::LinkSecret::random(),
         }
     }
 }
@@ -134,10 +142,30 @@ pub(crate) async fn consultation_recorded(
     let Some(config) = state.surveys.as_deref() else {
         return Ok(());
     };
+    let now = crate::now();
+    if config.web_channels.contains(&record.channel) {
+        // Open at once: the link is the survey (no message, no quiet hours).
+        let survey = SurveyRecord {
+            consultation_id: record.id.0,
+            citizen_phone: record.citizen_phone.clone(),
+            channel: record.channel,
+            category: record.category.to_string(),
+            agent_id: record.agent_id.map(|a| a.0),
+            consultation_at: record.started_at,
+            due_at: now,
+            status: "sent".into(),
+            message_id: None,
+            sent_at: Some(now),
+            score: None,
+            answered_at: None,
+            skip_reason: None,
+        };
+        state.store.schedule_survey(&survey).await?;
+        return Ok(());
+    }
     if state.sms.outbound_url.is_none() || !config.channels.contains(&record.channel) {
         return Ok(());
     }
-    let now = crate::now();
     let phone = &record.citizen_phone;
     let mut survey = SurveyRecord {
         consultation_id: record.id.0,

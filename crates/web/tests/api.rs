@@ -641,6 +641,7 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/kb/articles/{id}/versions",
         "/api/v1/kb/synonyms",
         "/api/v1/kb/rebuild",
+        "/api/v1/consultations/{id}/survey-link",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

@@ -1333,3 +1333,161 @@ async fn no_survey_goes_out_in_the_quiet_hours() {
         "nothing sent at night"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_contact_is_surveyed_by_a_signed_single_use_link() {
+    let surveys = dasan_web::survey::SurveyConfig {
+        delay_seconds: 0,
+        quiet_hours: None,
+        link_secret: dasan_web::web_survey::LinkSecret::new(b"a test link secret".to_vec()),
+        ..Default::default()
+    };
+    let secret = surveys.link_secret.clone();
+    // No SMS gateway at all: the web survey needs none.
+    let center = center_with(None, None, Some(surveys)).await;
+    let mut body = consultation_body("010-3333-1200");
+    body["channel"] = json!("web");
+    let created = api(&center, "POST", "/api/v1/consultations", Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+
+    let link = api(
+        &center,
+        "GET",
+        &format!("/api/v1/consultations/{id}/survey-link"),
+        None,
+    )
+    .await;
+    assert_eq!(link.status, StatusCode::OK, "{}", link.body);
+    let url = link.json()["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&format!("{PUBLIC}/survey/")), "{url}");
+    let path = url.trim_start_matches(PUBLIC).to_owned();
+    let get = |path: String| {
+        let app = center.app.clone();
+        async move {
+            call(
+                &app,
+                Request::builder()
+                    .uri(path)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+        }
+    };
+    let post = |path: String, form: &str| {
+        let app = center.app.clone();
+        let form = form.to_owned();
+        async move {
+            call(
+                &app,
+                Request::builder()
+                    .method("POST")
+                    .uri(path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .expect("request"),
+            )
+            .await
+        }
+    };
+    let page = get(path.clone()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("오늘 상담은 어떠셨나요?")
+            && page.body.contains(r#"name="score" value="5""#)
+    );
+
+    // A missing or impossible score asks again; nothing is recorded.
+    for form in ["", "score=9", "score=abc", "score=0"] {
+        let reply = post(path.clone(), form).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{form}");
+        assert!(reply.body.contains("1에서 5 가운데"), "{form}");
+    }
+    let thanks = post(path.clone(), "score=4").await;
+    assert_eq!(thanks.status, StatusCode::OK, "{}", thanks.body);
+    assert!(thanks.body.contains("고맙습니다"));
+    let stats = api(&center, "GET", "/api/v1/stats", None).await.json();
+    assert_eq!(stats["satisfaction"]["responses"], 1, "{stats}");
+    assert_eq!(stats["satisfaction"]["satisfied_share"], 1.0, "{stats}");
+
+    // Single use: a second answer (or a reload) changes nothing.
+    let again = post(path.clone(), "score=1").await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(get(path.clone()).await.status, StatusCode::CONFLICT);
+    let stats = api(&center, "GET", "/api/v1/stats", None).await.json();
+    assert_eq!(stats["satisfaction"]["satisfied_share"], 1.0, "{stats}");
+    assert_eq!(
+        api(
+            &center,
+            "GET",
+            &format!("/api/v1/consultations/{id}/survey-link"),
+            None
+        )
+        .await
+        .json()["status"],
+        "answered"
+    );
+
+    // Altered, forged and expired links are refused with a page, never a 500.
+    let token = path.trim_start_matches("/survey/");
+    let mut altered = token.to_owned().into_bytes();
+    altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).expect("ascii");
+    for bad in [
+        format!("/survey/{altered}"),
+        "/survey/nonsense".into(),
+        format!("/survey/{}", "A".repeat(500)),
+    ] {
+        assert_eq!(
+            get(bad.clone()).await.status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+        assert_eq!(
+            post(bad.clone(), "score=5").await.status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
+    let consultation = uuid::Uuid::parse_str(&id).expect("uuid");
+    let past = dasan_core::Timestamp::parse_rfc3339("2020-01-01T00:00:00Z").expect("t");
+    let expired = dasan_web::web_survey::token(&secret, consultation, past);
+    assert_eq!(
+        get(format!("/survey/{expired}")).await.status,
+        StatusCode::GONE
+    );
+    let other = dasan_web::web_survey::LinkSecret::new(b"someone else's key".to_vec());
+    let future = dasan_core::Timestamp::parse_rfc3339("2099-01-01T00:00:00Z").expect("t");
+    let forged = dasan_web::web_survey::token(&other, consultation, future);
+    assert_eq!(
+        get(format!("/survey/{forged}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A voice consultation has no web link; agents without the role get none either.
+    let voice = api(
+        &center,
+        "POST",
+        "/api/v1/consultations",
+        Some(consultation_body("010-4444-1200")),
+    )
+    .await;
+    let voice_id = voice.json()["id"].as_str().expect("id").to_owned();
+    let none = api(
+        &center,
+        "GET",
+        &format!("/api/v1/consultations/{voice_id}/survey-link"),
+        None,
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let bad_id = api(
+        &center,
+        "GET",
+        "/api/v1/consultations/not-a-uuid/survey-link",
+        None,
+    )
+    .await;
+    assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+}
