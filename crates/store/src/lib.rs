@@ -379,6 +379,23 @@ pub struct SurveyMonth {
     pub score_sum: u64,
 }
 
+/// Survey outcomes of one agent's consultations (`agent_id` None: recorded
+/// without an agent, e.g. by an API client).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SurveyAgent {
+    pub agent_id: Option<uuid::Uuid>,
+    pub sent: u64,
+    pub responses: u64,
+    pub satisfied: u64,
+    pub score_sum: u64,
+}
+
+pub(crate) const SURVEY_AGENTS_SQL: &str = "SELECT agent_id, CAST(COUNT(*) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' AND score >= 4 THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN status = 'answered' THEN score ELSE 0 END) AS BIGINT) \
+     FROM surveys WHERE status IN ('sent', 'answered'){clause} GROUP BY agent_id";
+
 /// Messages of one direction and kind, and what they cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageTotal {
@@ -695,6 +712,8 @@ pub trait Store {
         filter: &ConsultationFilter,
         zone: Tz,
     ) -> Result<Vec<SurveyMonth>>;
+    /// Survey outcomes per agent, for the consultations the filter selects.
+    async fn survey_agents(&self, filter: &ConsultationFilter) -> Result<Vec<SurveyAgent>>;
     /// Messages created in `[from, to)` (either bound open), counted by
     /// direction and kind with their summed cost.
     async fn message_totals(
@@ -931,6 +950,9 @@ impl Store for AnyStore {
     }
     async fn last_survey_for(&self, phone: &PhoneNumber) -> Result<Option<SurveyRecord>> {
         delegate!(self, s => s.last_survey_for(phone))
+    }
+    async fn survey_agents(&self, filter: &ConsultationFilter) -> Result<Vec<SurveyAgent>> {
+        delegate!(self, s => s.survey_agents(filter))
     }
     async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<SurveyRecord>> {
         delegate!(self, s => s.survey_for_consultation(id))

@@ -1421,6 +1421,27 @@ impl Store for PgStore {
             .transpose()
     }
 
+    async fn survey_agents(&self, filter: &ConsultationFilter) -> Result<Vec<crate::SurveyAgent>> {
+        let (clause, values) = crate::survey_filter(filter, |n| format!("${n}"));
+        let sql = crate::SURVEY_AGENTS_SQL.replace("{clause}", &clause);
+        let rows = bind_params(sqlx::query(AssertSqlSafe(sql)), &values)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let count =
+                    |i: usize| -> Result<u64> { Ok(row.try_get::<i64, _>(i)?.max(0) as u64) };
+                Ok(crate::SurveyAgent {
+                    agent_id: row.try_get::<Option<uuid::Uuid>, _>(0)?,
+                    sent: count(1)?,
+                    responses: count(2)?,
+                    satisfied: count(3)?,
+                    score_sum: count(4)?,
+                })
+            })
+            .collect()
+    }
+
     async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<crate::SurveyRecord>> {
         let sql = format!(
             "SELECT {} FROM surveys WHERE consultation_id = $1",

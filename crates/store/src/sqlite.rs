@@ -1970,6 +1970,37 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn survey_agents(&self, filter: &ConsultationFilter) -> Result<Vec<crate::SurveyAgent>> {
+        let (clause, values) = crate::survey_filter(filter, |n| format!("?{n}"));
+        self.read(move |conn| {
+            let sql = crate::SURVEY_AGENTS_SQL.replace("{clause}", &clause);
+            let mut statement = conn.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                let agent: Option<Vec<u8>> = row.get(0)?;
+                Ok((
+                    agent,
+                    [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+                ))
+            })?;
+            rows.map(|row| {
+                let (agent, [sent, responses, satisfied, score_sum]) = row?;
+                let agent_id = agent
+                    .map(|b| uuid::Uuid::from_slice(&b))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("survey agent id: {e}")))?;
+                Ok(crate::SurveyAgent {
+                    agent_id,
+                    sent: sent.max(0) as u64,
+                    responses: responses.max(0) as u64,
+                    satisfied: satisfied.max(0) as u64,
+                    score_sum: score_sum.max(0) as u64,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn survey_for_consultation(&self, id: uuid::Uuid) -> Result<Option<crate::SurveyRecord>> {
         self.read(move |conn| {
             Ok(query_surveys(

@@ -92,6 +92,7 @@ conformance!(
     surveys_are_scheduled_once_and_counted_by_month,
     articles_keep_their_versions_and_refuse_stale_edits,
     a_web_survey_is_answered_once_and_counted,
+    survey_outcomes_are_counted_per_agent,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1615,5 +1616,96 @@ async fn a_web_survey_is_answered_once_and_counted(store: &AnyStore) {
     assert_eq!(
         (month.responses, month.satisfied, month.score_sum),
         (1, 0, 2)
+    );
+}
+
+async fn survey_outcomes_are_counted_per_agent(store: &AnyStore) {
+    use dasan_store::{SurveyAgent, SurveyRecord};
+    let kim = uuid::Uuid::from_u128(0xA1);
+    let lee = uuid::Uuid::from_u128(0xB2);
+    let survey =
+        |n: u8, agent: Option<uuid::Uuid>, channel: Channel, status: &str, score: Option<i64>| {
+            SurveyRecord {
+                consultation_id: uuid::Uuid::from_u128(
+                    0x0190_0000_0000_7000_9000_0000_0000_1000 | u128::from(n),
+                ),
+                citizen_phone: PhoneNumber::parse(&format!("010-3100-{n:04}")).expect("phone"),
+                channel,
+                category: "water.bill".into(),
+                agent_id: agent,
+                consultation_at: ts("2026-11-20T10:00:00+09:00"),
+                due_at: ts("2026-11-20T10:05:00+09:00"),
+                status: status.into(),
+                message_id: None,
+                sent_at: Some(ts("2026-11-20T10:05:00+09:00")),
+                score,
+                answered_at: score.map(|_| ts("2026-11-20T10:09:00+09:00")),
+                skip_reason: None,
+            }
+        };
+    for s in [
+        survey(1, Some(kim), Channel::Voice, "answered", Some(5)),
+        survey(2, Some(kim), Channel::Voice, "answered", Some(2)),
+        survey(3, Some(kim), Channel::Sms, "sent", None),
+        survey(4, Some(lee), Channel::Voice, "answered", Some(4)),
+        survey(5, Some(lee), Channel::Voice, "skipped", None),
+        survey(6, None, Channel::Web, "answered", Some(3)),
+    ] {
+        assert!(store.schedule_survey(&s).await.expect("stored"));
+    }
+    let mut all = store
+        .survey_agents(&ConsultationFilter::default())
+        .await
+        .expect("agents");
+    all.sort_by_key(|a| a.agent_id);
+    assert_eq!(
+        all,
+        vec![
+            SurveyAgent {
+                agent_id: None,
+                sent: 1,
+                responses: 1,
+                satisfied: 0,
+                score_sum: 3
+            },
+            SurveyAgent {
+                agent_id: Some(kim),
+                sent: 3,
+                responses: 2,
+                satisfied: 1,
+                score_sum: 7
+            },
+            SurveyAgent {
+                agent_id: Some(lee),
+                sent: 1,
+                responses: 1,
+                satisfied: 1,
+                score_sum: 4
+            },
+        ]
+    );
+    let voice = ConsultationFilter {
+        channel: Some(Channel::Voice),
+        ..ConsultationFilter::default()
+    };
+    let mut by_voice = store.survey_agents(&voice).await.expect("agents");
+    by_voice.sort_by_key(|a| a.agent_id);
+    assert_eq!(
+        by_voice
+            .iter()
+            .map(|a| (a.agent_id, a.sent))
+            .collect::<Vec<_>>(),
+        vec![(Some(kim), 2), (Some(lee), 1)]
+    );
+    let later = ConsultationFilter {
+        from: Some(ts("2026-11-21T00:00:00+09:00")),
+        ..ConsultationFilter::default()
+    };
+    assert!(
+        store
+            .survey_agents(&later)
+            .await
+            .expect("agents")
+            .is_empty()
     );
 }

@@ -281,6 +281,18 @@ pub fn spec() -> Value {
 /// The knowledge base's paths and schemas.
 fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Value, Value) {
     let paths = json!({
+            "/api/v1/stats/satisfaction/agents": {"get": {
+                "summary": "Satisfaction per agent (admin, supervisor), with the statistics' filters",
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                    {"name": "category", "in": "query", "schema": {"type": "string"}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}}
+                ],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{\"agents\": [{agent_id, agent_name, sent, responses, response_rate, satisfied_share, mean}]}, most responses first"})),
+                ]))
+            }},
             "/api/v1/consultations/{id}/survey-link": {"get": {
                 "summary": "The signed, single-use link to the satisfaction survey of a video or web consultation, for the channel to show the citizen (roles that record consultations)",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],

@@ -16,6 +16,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/stats", get(stats))
         .route("/stats/messages", get(message_stats))
+        .route("/stats/satisfaction/agents", get(satisfaction_by_agent))
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,4 +94,52 @@ async fn message_stats(
         "totals": totals,
         "outbound_cost_won": cost,
     })))
+}
+
+/// Satisfaction per agent, for the same filters as the statistics: surveys
+/// sent, responses, response rate, satisfied share (4–5 of 5) and mean score;
+/// most responses first.
+async fn satisfaction_by_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<StatsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Role::may_read_statistics)?;
+    let filter = parse_filter(
+        &state,
+        query.from.as_deref(),
+        query.to.as_deref(),
+        query.category.as_deref(),
+        query.channel.as_deref(),
+        None,
+    )?;
+    let names: std::collections::HashMap<uuid::Uuid, String> = state
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id.0, a.name))
+        .collect();
+    let mut rows = state.store.survey_agents(&filter).await?;
+    rows.sort_by(|a, b| {
+        b.responses
+            .cmp(&a.responses)
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+    let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
+    let agents: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "agent_id": r.agent_id.map(|id| id.to_string()),
+                "agent_name": r.agent_id.and_then(|id| names.get(&id).cloned()),
+                "sent": r.sent,
+                "responses": r.responses,
+                "response_rate": share(r.responses, r.sent),
+                "satisfied_share": share(r.satisfied, r.responses),
+                "mean": share(r.score_sum, r.responses),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "agents": agents })))
 }

@@ -642,6 +642,7 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/kb/synonyms",
         "/api/v1/kb/rebuild",
         "/api/v1/consultations/{id}/survey-link",
+        "/api/v1/stats/satisfaction/agents",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

@@ -1411,6 +1411,37 @@ async fn a_web_contact_is_surveyed_by_a_signed_single_use_link() {
     assert_eq!(stats["satisfaction"]["responses"], 1, "{stats}");
     assert_eq!(stats["satisfaction"]["satisfied_share"], 1.0, "{stats}");
 
+    // Per agent (this one came through the API, with no agent).
+    let agents = api(&center, "GET", "/api/v1/stats/satisfaction/agents", None)
+        .await
+        .json();
+    assert_eq!(
+        agents["agents"].as_array().map(Vec::len),
+        Some(1),
+        "{agents}"
+    );
+    assert_eq!(agents["agents"][0]["agent_id"], Value::Null);
+    assert_eq!(agents["agents"][0]["responses"], 1);
+    assert_eq!(agents["agents"][0]["mean"], 4.0);
+    assert_eq!(agents["agents"][0]["response_rate"], 1.0);
+    let voice_only = api(
+        &center,
+        "GET",
+        "/api/v1/stats/satisfaction/agents?channel=voice",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(voice_only["agents"], json!([]));
+    let bad = api(
+        &center,
+        "GET",
+        "/api/v1/stats/satisfaction/agents?channel=pigeon",
+        None,
+    )
+    .await;
+    assert_eq!(bad.status.as_u16() / 100, 4, "{}", bad.body);
+
     // Single use: a second answer (or a reload) changes nothing.
     let again = post(path.clone(), "score=1").await;
     assert_eq!(again.status, StatusCode::CONFLICT);
