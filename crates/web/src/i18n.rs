@@ -86,6 +86,18 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("reports.satisfied_share", "만족 비율", "Satisfied"),
     ("reports.responses", "응답", "responses"),
+    (
+        "reports.satisfaction_agents",
+        "상담사별 만족도",
+        "Satisfaction by agent",
+    ),
+    ("reports.agent", "상담사", "Agent"),
+    ("reports.mean_score", "평균 점수", "Mean score"),
+    (
+        "reports.no_agent",
+        "상담사 없음 (API 기록)",
+        "No agent (recorded by API)",
+    ),
     ("reports.all", "전체", "All"),
     ("reports.empty", "자료 없음", "No data"),
     ("signin.title", "다산 상담센터 로그인", "Sign in to Dasan"),

@@ -90,13 +90,67 @@ async fn page(
         given(&query.channel),
     )
     .await?;
-    let html = render(&state, &stats, &query, lang);
+    let filter = crate::consultations::parse_filter(
+        &state,
+        given(&query.from),
+        given(&query.to),
+        given(&query.category),
+        given(&query.channel),
+        None,
+    )?;
+    let agents = crate::statistics::agent_satisfaction(&state, &filter).await?;
+    let mut html = render(&state, &stats, &query, lang);
+    // Satisfaction per agent, before the page's end.
+    if let Some(end) = html.rfind("</main>") {
+        html.insert_str(end, &agents_section(&agents, lang));
+    }
     let mut response = Html(html).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"),
     );
     Ok(response)
+}
+
+fn agents_section(agents: &[crate::statistics::AgentSatisfaction], lang: Lang) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<section aria-labelledby="satisfaction_agents"><h2 id="satisfaction_agents">{}</h2><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        escape(t(lang, "reports.satisfaction_agents")),
+        escape(t(lang, "reports.agent")),
+        escape(t(lang, "reports.satisfied_share")),
+        escape(t(lang, "reports.mean_score")),
+        escape(t(lang, "reports.responses")),
+    );
+    if agents.is_empty() {
+        let _ = write!(
+            out,
+            r#"<tr><td colspan="4">{}</td></tr>"#,
+            escape(t(lang, "reports.empty"))
+        );
+    }
+    for a in agents {
+        let name = a
+            .agent_name
+            .clone()
+            .or_else(|| a.agent_id.clone())
+            .unwrap_or_else(|| t(lang, "reports.no_agent").to_owned());
+        let share = a
+            .satisfied_share
+            .map_or("–".to_owned(), |s| format!("{:.1}%", s * 100.0));
+        let mean = a.mean.map_or("–".to_owned(), |m| format!("{m:.2}"));
+        let _ = write!(
+            out,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            escape(&name),
+            escape(&share),
+            escape(&mean),
+            number(a.responses as f64),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
 }
 
 fn category_name(state: &AppState, code: &str, lang: Lang) -> String {

@@ -96,6 +96,51 @@ async fn message_stats(
     })))
 }
 
+/// One agent's survey figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct AgentSatisfaction {
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub sent: u64,
+    pub responses: u64,
+    pub response_rate: Option<f64>,
+    pub satisfied_share: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+/// Satisfaction per agent for a filter, most responses first.
+pub(crate) async fn agent_satisfaction(
+    state: &AppState,
+    filter: &dasan_store::ConsultationFilter,
+) -> Result<Vec<AgentSatisfaction>, ApiError> {
+    let names: std::collections::HashMap<uuid::Uuid, String> = state
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id.0, a.name))
+        .collect();
+    let mut rows = state.store.survey_agents(filter).await?;
+    rows.sort_by(|a, b| {
+        b.responses
+            .cmp(&a.responses)
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+    let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
+    Ok(rows
+        .iter()
+        .map(|r| AgentSatisfaction {
+            agent_id: r.agent_id.map(|id| id.to_string()),
+            agent_name: r.agent_id.and_then(|id| names.get(&id).cloned()),
+            sent: r.sent,
+            responses: r.responses,
+            response_rate: share(r.responses, r.sent),
+            satisfied_share: share(r.satisfied, r.responses),
+            mean: share(r.score_sum, r.responses),
+        })
+        .collect())
+}
+
 /// Satisfaction per agent, for the same filters as the statistics: surveys
 /// sent, responses, response rate, satisfied share (4–5 of 5) and mean score;
 /// most responses first.
@@ -113,33 +158,6 @@ async fn satisfaction_by_agent(
         query.channel.as_deref(),
         None,
     )?;
-    let names: std::collections::HashMap<uuid::Uuid, String> = state
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .map(|a| (a.id.0, a.name))
-        .collect();
-    let mut rows = state.store.survey_agents(&filter).await?;
-    rows.sort_by(|a, b| {
-        b.responses
-            .cmp(&a.responses)
-            .then(a.agent_id.cmp(&b.agent_id))
-    });
-    let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
-    let agents: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "agent_id": r.agent_id.map(|id| id.to_string()),
-                "agent_name": r.agent_id.and_then(|id| names.get(&id).cloned()),
-                "sent": r.sent,
-                "responses": r.responses,
-                "response_rate": share(r.responses, r.sent),
-                "satisfied_share": share(r.satisfied, r.responses),
-                "mean": share(r.score_sum, r.responses),
-            })
-        })
-        .collect();
+    let agents = agent_satisfaction(&state, &filter).await?;
     Ok(Json(serde_json::json!({ "agents": agents })))
 }

@@ -880,7 +880,12 @@ async fn the_reports_page_draws_each_report_with_its_numbers_in_both_languages()
         dasan_web::REPORTS.len(),
         "{page}"
     );
-    assert_eq!(page.matches("<table>").count(), dasan_web::REPORTS.len());
+    // ... and the satisfaction per agent, a table of its own.
+    assert_eq!(
+        page.matches("<table>").count(),
+        dasan_web::REPORTS.len() + 1
+    );
+    assert!(page.contains("상담사별 만족도"));
     for report in dasan_web::REPORTS {
         assert!(
             page.contains(&format!(

@@ -141,6 +141,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     println!(
         "{recategorised} lines had a category that is not a known code and were filed under \"other\" (the given category kept as a tag)"
     );
+    if created + updated > 0 {
+        eprintln!(
+            "a running server searches these after POST /api/v1/kb/rebuild or its next start"
+        );
+    }
     Ok(())
 }
 
