@@ -13,35 +13,7 @@
 use std::time::{Duration, Instant};
 
 use dasan_kb::eval::{self, EvalArticle, EvalQuery};
-use dasan_kb::{Article, KbIndex, Synonyms};
-
-const DISTRICTS: [&str; 25] = [
-    "종로구",
-    "중구",
-    "용산구",
-    "성동구",
-    "광진구",
-    "동대문구",
-    "중랑구",
-    "성북구",
-    "강북구",
-    "도봉구",
-    "노원구",
-    "은평구",
-    "서대문구",
-    "마포구",
-    "양천구",
-    "강서구",
-    "구로구",
-    "금천구",
-    "영등포구",
-    "동작구",
-    "관악구",
-    "서초구",
-    "강남구",
-    "송파구",
-    "강동구",
-];
+use dasan_kb::{Article, DISTRICTS, KbIndex, Synonyms};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -86,7 +58,7 @@ fn main() {
     };
     let articles: Vec<Article> = (0..count)
         .map(|i| {
-            let district = DISTRICTS[(i / base.len()) % DISTRICTS.len()];
+            let district = DISTRICTS[(i / base.len()) % DISTRICTS.len()].0;
             let edition = i / (base.len() * DISTRICTS.len());
             if replicated {
                 // Worst case: every base article in hundreds of near-identical copies.
@@ -148,7 +120,7 @@ fn main() {
         .flat_map(|q| {
             [
                 q.q.clone(),
-                format!("{} {}", DISTRICTS[q.q.len() % 25], q.q),
+                format!("{} {}", DISTRICTS[q.q.len() % 25].0, q.q),
             ]
         })
         .collect();

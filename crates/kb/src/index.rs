@@ -179,7 +179,7 @@ impl Concept {
 /// services have one article per district; an article for a district the caller did
 /// not name should not outrank the city-wide one.
 #[rustfmt::skip]
-const DISTRICTS: &[(&str, &str)] = &[
+pub const DISTRICTS: &[(&str, &str)] = &[
     ("종로구", "종로"), ("중구", "중구"), ("용산구", "용산"), ("성동구", "성동"),
     ("광진구", "광진"), ("동대문구", "동대문"), ("중랑구", "중랑"), ("성북구", "성북"),
     ("강북구", "강북"), ("도봉구", "도봉"), ("노원구", "노원"), ("은평구", "은평"),
@@ -227,7 +227,6 @@ fn word_grams(word: &str) -> Vec<String> {
 
 /// The knowledge base's in-memory search index.
 pub struct KbIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -273,7 +272,6 @@ impl KbIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
@@ -592,11 +590,6 @@ impl KbIndex {
             }
         }
         plan
-    }
-
-    /// The underlying index (for benchmarks that want its size).
-    pub fn tantivy(&self) -> &Index {
-        &self.index
     }
 }
 

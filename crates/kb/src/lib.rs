@@ -15,7 +15,7 @@ mod index;
 mod snippet;
 mod synonyms;
 
-pub use index::{Article, Hit, KbIndex, SearchError, Stats};
+pub use index::{Article, DISTRICTS, Hit, KbIndex, SearchError, Stats};
 pub use synonyms::{Expansion, SynonymError, Synonyms};
 
 /// The evaluation set's articles (JSON lines in the import format): the demo

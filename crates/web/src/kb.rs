@@ -118,11 +118,6 @@ impl KnowledgeBase {
             sync: tokio::sync::Mutex::new(()),
         }
     }
-
-    /// An index with no articles and the built-in synonyms (for tests and tools).
-    pub fn empty() -> Self {
-        Self::new(KbIndex::new(Synonyms::builtin()).expect("an in-memory index opens"))
-    }
 }
 
 /// Brings the index in line with the store for one article: indexed if published,
