@@ -329,6 +329,12 @@ fn a_supervisor_signs_in_and_reads_the_reports_in_chromium() {
         "/url",
         Some(json!({"url": format!("{base}/reports")})),
     );
+    // The navigation may still be settling when several browsers share the
+    // machine: wait for the page rather than read it at once.
+    driver.wait_until(
+        "the reports page",
+        "document.getElementById('total') !== null",
+    );
     let page = driver.cmd("GET", "/source", None);
     assert!(
         page.as_str().unwrap_or_default().contains("id=\"total\""),
