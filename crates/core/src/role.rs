@@ -63,6 +63,11 @@ impl Role {
         matches!(self, Role::Admin | Role::Supervisor)
     }
 
+    /// Who may run re-use survey campaigns (sample citizens and text them).
+    pub fn may_run_reuse_surveys(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor | Role::Coordinator)
+    }
+
     /// Who may read the center's statistics.
     pub fn may_read_statistics(self) -> bool {
         matches!(self, Role::Admin | Role::Supervisor)

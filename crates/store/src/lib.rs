@@ -12,6 +12,7 @@
 mod convert;
 pub mod kb;
 pub mod postgres;
+pub mod reuse;
 pub mod rollup;
 pub mod sqlite;
 mod stats;
@@ -747,6 +748,35 @@ pub trait Store {
     async fn delete_article(&self, id: &str) -> Result<bool>;
     async fn kb_setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Re-use campaigns ([`reuse`]): the distinct citizens with a consultation
+    /// started in `[from, to)`.
+    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>>;
+    /// Stores a campaign and its sample (`true`: not to be asked, opted out).
+    async fn create_reuse_campaign(
+        &self,
+        campaign: &reuse::ReuseCampaign,
+        members: &[(PhoneNumber, bool)],
+    ) -> Result<()>;
+    async fn reuse_campaign(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<(reuse::ReuseCampaign, reuse::ReuseCounts)>>;
+    async fn mark_reuse_sent(
+        &self,
+        id: uuid::Uuid,
+        phone: &PhoneNumber,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Records a yes/no on the citizen's questions sent since `since` and not yet
+    /// answered; false when there is none.
+    async fn answer_reuse(
+        &self,
+        phone: &PhoneNumber,
+        yes: bool,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -1010,6 +1040,39 @@ impl Store for AnyStore {
     }
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
         delegate!(self, s => s.set_kb_setting(key, value))
+    }
+    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
+        delegate!(self, s => s.citizens_between(from, to))
+    }
+    async fn create_reuse_campaign(
+        &self,
+        campaign: &reuse::ReuseCampaign,
+        members: &[(PhoneNumber, bool)],
+    ) -> Result<()> {
+        delegate!(self, s => s.create_reuse_campaign(campaign, members))
+    }
+    async fn reuse_campaign(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<(reuse::ReuseCampaign, reuse::ReuseCounts)>> {
+        delegate!(self, s => s.reuse_campaign(id))
+    }
+    async fn mark_reuse_sent(
+        &self,
+        id: uuid::Uuid,
+        phone: &PhoneNumber,
+        at: Timestamp,
+    ) -> Result<()> {
+        delegate!(self, s => s.mark_reuse_sent(id, phone, at))
+    }
+    async fn answer_reuse(
+        &self,
+        phone: &PhoneNumber,
+        yes: bool,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool> {
+        delegate!(self, s => s.answer_reuse(phone, yes, since, at))
     }
 }
 

@@ -219,6 +219,7 @@ CREATE INDEX surveys_by_citizen ON surveys (citizen_phone, due_at);
 CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#,
     crate::kb::POSTGRES_MIGRATION,
+    crate::reuse::POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1679,6 +1680,44 @@ impl Store for PgStore {
 
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
         crate::kb::pg_set_setting(&self.pool, key, value).await
+    }
+
+    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
+        crate::reuse::pg_citizens(&self.pool, from, to).await
+    }
+
+    async fn create_reuse_campaign(
+        &self,
+        campaign: &crate::reuse::ReuseCampaign,
+        members: &[(PhoneNumber, bool)],
+    ) -> Result<()> {
+        crate::reuse::pg_create(&self.pool, campaign, members).await
+    }
+
+    async fn reuse_campaign(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<(crate::reuse::ReuseCampaign, crate::reuse::ReuseCounts)>> {
+        crate::reuse::pg_campaign(&self.pool, id).await
+    }
+
+    async fn mark_reuse_sent(
+        &self,
+        id: uuid::Uuid,
+        phone: &PhoneNumber,
+        at: Timestamp,
+    ) -> Result<()> {
+        crate::reuse::pg_mark_sent(&self.pool, id, phone, at).await
+    }
+
+    async fn answer_reuse(
+        &self,
+        phone: &PhoneNumber,
+        yes: bool,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool> {
+        crate::reuse::pg_answer(&self.pool, phone, yes, since, at).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

@@ -263,6 +263,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#
     ),
     crate::kb::SQLITE_MIGRATION,
+    crate::reuse::SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2277,6 +2278,52 @@ impl Store for SqliteStore {
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
         let (key, value) = (key.to_string(), value.to_string());
         self.write(move |conn| crate::kb::sqlite_set_setting(conn, &key, &value))
+            .await
+    }
+
+    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
+        self.read(move |conn| crate::reuse::sqlite_citizens(conn, from, to))
+            .await
+    }
+
+    async fn create_reuse_campaign(
+        &self,
+        campaign: &crate::reuse::ReuseCampaign,
+        members: &[(PhoneNumber, bool)],
+    ) -> Result<()> {
+        let (campaign, members) = (campaign.clone(), members.to_vec());
+        self.write(move |conn| crate::reuse::sqlite_create(conn, &campaign, &members))
+            .await
+    }
+
+    async fn reuse_campaign(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<(crate::reuse::ReuseCampaign, crate::reuse::ReuseCounts)>> {
+        self.read(move |conn| crate::reuse::sqlite_campaign(conn, id))
+            .await
+    }
+
+    async fn mark_reuse_sent(
+        &self,
+        id: uuid::Uuid,
+        phone: &PhoneNumber,
+        at: Timestamp,
+    ) -> Result<()> {
+        let phone = phone.clone();
+        self.write(move |conn| crate::reuse::sqlite_mark_sent(conn, id, &phone, at))
+            .await
+    }
+
+    async fn answer_reuse(
+        &self,
+        phone: &PhoneNumber,
+        yes: bool,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let phone = phone.clone();
+        self.write(move |conn| crate::reuse::sqlite_answer(conn, &phone, yes, since, at))
             .await
     }
 

@@ -93,6 +93,7 @@ conformance!(
     articles_keep_their_versions_and_refuse_stale_edits,
     a_web_survey_is_answered_once_and_counted,
     survey_outcomes_are_counted_per_agent,
+    a_reuse_campaign_samples_citizens_and_counts_answers_once,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1707,5 +1708,134 @@ async fn survey_outcomes_are_counted_per_agent(store: &AnyStore) {
             .await
             .expect("agents")
             .is_empty()
+    );
+}
+
+async fn a_reuse_campaign_samples_citizens_and_counts_answers_once(store: &AnyStore) {
+    use dasan_store::reuse::{ReuseCampaign, ReuseCounts};
+    let start = ts("2026-11-28T10:00:00+09:00");
+    for (n, phone) in [
+        "010-6000-0001",
+        "010-6000-0002",
+        "010-6000-0001",
+        "010-6000-0003",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let at = Timestamp::from_millis(start.millis() + n as i64 * 60_000).expect("t");
+        store
+            .record_consultation(&consultation(
+                900 + n as u64,
+                phone,
+                "water",
+                Channel::Voice,
+                at,
+            ))
+            .await
+            .expect("stored");
+    }
+    let outside = consultation(
+        999,
+        "010-6000-0009",
+        "water",
+        Channel::Voice,
+        ts("2026-11-30T10:00:00+09:00"),
+    );
+    store.record_consultation(&outside).await.expect("stored");
+    let mut citizens = store
+        .citizens_between(
+            ts("2026-11-28T00:00:00+09:00"),
+            ts("2026-11-29T00:00:00+09:00"),
+        )
+        .await
+        .expect("citizens");
+    citizens.sort_by_key(|p| p.e164().to_owned());
+    let expected: Vec<PhoneNumber> = ["010-6000-0001", "010-6000-0002", "010-6000-0003"]
+        .iter()
+        .map(|p| PhoneNumber::parse(p).expect("phone"))
+        .collect();
+    assert_eq!(
+        citizens, expected,
+        "each citizen once, only from the period"
+    );
+
+    let campaign = ReuseCampaign {
+        id: uuid::Uuid::from_u128(0xCA),
+        created_at: ts("2026-11-29T09:00:00+09:00"),
+        created_by: "코디네이터".into(),
+        period_from: ts("2026-11-28T00:00:00+09:00"),
+        period_to: ts("2026-11-29T00:00:00+09:00"),
+        population: 3,
+        question: "다음에도 이용하시겠습니까?".into(),
+    };
+    let members = vec![
+        (expected[0].clone(), false),
+        (expected[1].clone(), false),
+        (expected[2].clone(), true),
+    ];
+    store
+        .create_reuse_campaign(&campaign, &members)
+        .await
+        .expect("created");
+    let sent_at = ts("2026-11-29T09:01:00+09:00");
+    for (phone, _) in &members[..2] {
+        store
+            .mark_reuse_sent(campaign.id, phone, sent_at)
+            .await
+            .expect("sent");
+    }
+    let since = ts("2026-11-22T09:00:00+09:00");
+    let at = ts("2026-11-29T09:30:00+09:00");
+    assert!(
+        store
+            .answer_reuse(&expected[0], true, since, at)
+            .await
+            .expect("answer")
+    );
+    assert!(
+        !store
+            .answer_reuse(&expected[0], false, since, at)
+            .await
+            .expect("again"),
+        "answered once"
+    );
+    assert!(
+        !store
+            .answer_reuse(&expected[2], true, since, at)
+            .await
+            .expect("skipped"),
+        "never asked"
+    );
+    let late = ts("2026-11-29T09:02:00+09:00");
+    assert!(
+        !store
+            .answer_reuse(&expected[1], true, late, at)
+            .await
+            .expect("old question"),
+        "outside the window"
+    );
+    let (stored, counts) = store
+        .reuse_campaign(campaign.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stored, campaign);
+    assert_eq!(
+        counts,
+        ReuseCounts {
+            sampled: 3,
+            skipped: 1,
+            sent: 2,
+            responses: 1,
+            yes: 1
+        }
+    );
+    assert_eq!(
+        store
+            .reuse_campaign(uuid::Uuid::from_u128(1))
+            .await
+            .expect("read"),
+        None
     );
 }

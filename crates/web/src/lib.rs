@@ -21,6 +21,7 @@ pub mod outbox;
 mod pages;
 mod reference;
 mod reports;
+pub mod reuse;
 pub mod session;
 pub mod sms;
 mod statistics;
@@ -188,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .merge(media::routes())
         .merge(kb::routes())
         .merge(web_survey::api_routes())
+        .merge(reuse::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

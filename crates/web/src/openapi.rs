@@ -281,6 +281,27 @@ pub fn spec() -> Value {
 /// The knowledge base's paths and schemas.
 fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Value, Value) {
     let paths = json!({
+            "/api/v1/surveys/reuse": {"post": {
+                "summary": "Start a re-use survey campaign (admin, supervisor, coordinator): a random sample of the distinct citizens with a consultation in [from, to), each asked once by SMS; opted-out numbers are sampled but not asked",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["from", "to", "sample_size"], "properties": {
+                    "from": {"type": "string", "format": "date-time"},
+                    "to": {"type": "string", "format": "date-time"},
+                    "sample_size": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    "question": {"type": "string", "maxLength": 500}
+                }}}}},
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("201".to_owned(), json!({"description": "The campaign with its counts (see GET)"})),
+                    ("400".to_owned(), error_response("Bad period, sample size or question")),
+                    ("409".to_owned(), error_response("sms_not_configured")),
+                ]))
+            }},
+            "/api/v1/surveys/reuse/{id}": {"get": {
+                "summary": "A re-use campaign's results: answers by SMS (예/네 or 아니요), response rate, share answering yes with its 95% Wilson interval",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": common_errors(serde_json::Map::from_iter([
+                    ("200".to_owned(), json!({"description": "{id, from, to, population, sampled, skipped, sent, responses, yes, response_rate, yes_share, yes_share_ci95: {low, high}}"})),
+                ]))
+            }},
             "/api/v1/stats/satisfaction/agents": {"get": {
                 "summary": "Satisfaction per agent (admin, supervisor), with the statistics' filters",
                 "parameters": [

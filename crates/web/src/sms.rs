@@ -525,7 +525,11 @@ async fn accept(state: &AppState, inbound: Inbound) -> Result<(Uuid, bool), ApiE
     } else {
         None
     };
-    let (thread, new_thread) = if opt.is_some() || survey_reply.is_some() {
+    // An answer to a re-use campaign's question is recorded, not routed.
+    let reuse_answer = opt.is_none()
+        && survey_reply.is_none()
+        && crate::reuse::reply_to(state, &phone, &inbound.body).await?;
+    let (thread, new_thread) = if opt.is_some() || survey_reply.is_some() || reuse_answer {
         (None, false)
     } else {
         match state

@@ -643,6 +643,8 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/kb/rebuild",
         "/api/v1/consultations/{id}/survey-link",
         "/api/v1/stats/satisfaction/agents",
+        "/api/v1/surveys/reuse",
+        "/api/v1/surveys/reuse/{id}",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

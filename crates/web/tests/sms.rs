@@ -1522,3 +1522,169 @@ async fn a_web_contact_is_surveyed_by_a_signed_single_use_link() {
     .await;
     assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reuse_campaign_samples_citizens_asks_once_and_reports_an_interval() {
+    let (gateway_address, gateway) = start_gateway().await;
+    gateway.lock().expect("gateway").down = false;
+    let center = center(Some(gateway_address)).await;
+    let phones = [
+        "010-5000-0001",
+        "010-5000-0002",
+        "010-5000-0003",
+        "010-5000-0004",
+        "010-5000-0005",
+    ];
+    for phone in phones.iter().chain([&phones[0]]) {
+        let reply = api(
+            &center,
+            "POST",
+            "/api/v1/consultations",
+            Some(consultation_body(phone)),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let opted_out = dasan_core::PhoneNumber::parse(phones[4]).expect("phone");
+    center
+        .store
+        .set_opt_out(
+            &opted_out,
+            true,
+            dasan_core::Timestamp::parse_rfc3339("2026-11-28T11:00:00+09:00").expect("t"),
+        )
+        .await
+        .expect("opt out");
+
+    let body = json!({"from": "2026-11-28T00:00:00+09:00", "to": "2026-11-29T00:00:00+09:00", "sample_size": 10});
+    let created = api(&center, "POST", "/api/v1/surveys/reuse", Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let campaign = created.json();
+    assert_eq!(
+        (
+            campaign["population"].as_i64(),
+            campaign["sampled"].as_u64(),
+            campaign["skipped"].as_u64(),
+            campaign["sent"].as_u64()
+        ),
+        (Some(5), Some(5), Some(1), Some(4)),
+        "each citizen once; the opted-out one is not asked: {campaign}"
+    );
+    let id = campaign["id"].as_str().expect("id").to_owned();
+    eventually("four questions at the gateway", async || {
+        gateway.lock().expect("gateway").accepted.len() == 4
+    })
+    .await;
+    {
+        let gateway = gateway.lock().expect("gateway");
+        assert!(gateway.accepted.iter().all(|m| {
+            m["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("이용하시겠습니까")
+        }));
+        assert!(
+            gateway.accepted.iter().all(|m| m["to"] != "+821050000005"),
+            "never to an opted-out number"
+        );
+    }
+
+    // Answers come back as texts: recorded, not routed.
+    for (n, (phone, answer)) in [(phones[0], "예"), (phones[1], "네!"), (phones[2], "아니요")]
+        .iter()
+        .enumerate()
+    {
+        let sid = format!("SMreuse{n}");
+        let params = vec![
+            ("MessageSid", sid.as_str()),
+            ("From", phone),
+            ("To", "+8212120"),
+            ("Body", answer),
+            ("NumMedia", "0"),
+        ];
+        let reply = twilio(&center, "/webhooks/sms/twilio", &params, Some(TOKEN)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    // A second answer from the same citizen changes nothing; a "예" from
+    // someone never asked is an ordinary text and opens a contact.
+    let params = vec![
+        ("MessageSid", "SMreuse9"),
+        ("From", phones[0]),
+        ("To", "+8212120"),
+        ("Body", "아니요"),
+        ("NumMedia", "0"),
+    ];
+    twilio(&center, "/webhooks/sms/twilio", &params, Some(TOKEN)).await;
+    let params = vec![
+        ("MessageSid", "SMstranger"),
+        ("From", "010-7777-0001"),
+        ("To", "+8212120"),
+        ("Body", "예"),
+        ("NumMedia", "0"),
+    ];
+    twilio(&center, "/webhooks/sms/twilio", &params, Some(TOKEN)).await;
+    let board = api(&center, "GET", "/api/v1/wallboard", None).await.json();
+    assert_eq!(
+        board["total"]["offered"], 2,
+        "the stranger's text and the repeated answer are contacts, the answers are not: {board}"
+    );
+
+    let results = api(&center, "GET", &format!("/api/v1/surveys/reuse/{id}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (results["responses"].as_u64(), results["yes"].as_u64()),
+        (Some(3), Some(2)),
+        "{results}"
+    );
+    assert_eq!(results["response_rate"], 0.75);
+    let share = results["yes_share"].as_f64().expect("share");
+    assert!((share - 2.0 / 3.0).abs() < 1e-9);
+    let (low, high) = dasan_web::reuse::wilson(2, 3).expect("interval");
+    let ci = &results["yes_share_ci95"];
+    assert!(
+        (ci["low"].as_f64().expect("low") - low).abs() < 1e-12,
+        "{ci}"
+    );
+    assert!(
+        (ci["high"].as_f64().expect("high") - high).abs() < 1e-12,
+        "{ci}"
+    );
+    assert!(low < share && share < high);
+
+    // Refusals: bad periods and sizes, the wrong role, unknown campaigns.
+    for bad in [
+        json!({"from": "2026-11-29T00:00:00+09:00", "to": "2026-11-28T00:00:00+09:00", "sample_size": 3}),
+        json!({"from": "yesterday", "to": "2026-11-28T00:00:00+09:00", "sample_size": 3}),
+        json!({"from": "2026-11-28T00:00:00+09:00", "to": "2026-11-29T00:00:00+09:00", "sample_size": 0}),
+        json!({"from": "2026-11-28T00:00:00+09:00", "to": "2026-11-29T00:00:00+09:00", "sample_size": 10001}),
+        json!({"from": "2026-11-28T00:00:00+09:00", "to": "2026-11-29T00:00:00+09:00", "sample_size": 3, "question": " "}),
+    ] {
+        let reply = api(&center, "POST", "/api/v1/surveys/reuse", Some(bad.clone())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.body
+        );
+    }
+    let agent = as_agent(&center, &center.agent_cookie, "POST", "/api/v1/surveys/reuse", Some(json!({"from": "2026-11-28T00:00:00+09:00", "to": "2026-11-29T00:00:00+09:00", "sample_size": 3}))).await;
+    assert_eq!(agent.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api(&center, "GET", "/api/v1/surveys/reuse/not-a-uuid", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api(
+            &center,
+            "GET",
+            &format!("/api/v1/surveys/reuse/{}", uuid::Uuid::now_v7()),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
