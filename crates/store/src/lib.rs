@@ -749,9 +749,16 @@ pub trait Store {
     async fn kb_setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()>;
 
-    /// Re-use campaigns ([`reuse`]): the distinct citizens with a consultation
-    /// started in `[from, to)`.
-    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>>;
+    /// Re-use campaigns ([`reuse`]): how many distinct citizens had a
+    /// consultation started in `[from, to)`, and `n` of them chosen at random
+    /// (from `seed`), each once.
+    async fn sample_citizens(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        n: usize,
+        seed: u64,
+    ) -> Result<(u64, Vec<PhoneNumber>)>;
     /// Stores a campaign and its sample (`true`: not to be asked, opted out).
     async fn create_reuse_campaign(
         &self,
@@ -1041,8 +1048,14 @@ impl Store for AnyStore {
     async fn set_kb_setting(&self, key: &str, value: &str) -> Result<()> {
         delegate!(self, s => s.set_kb_setting(key, value))
     }
-    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
-        delegate!(self, s => s.citizens_between(from, to))
+    async fn sample_citizens(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        n: usize,
+        seed: u64,
+    ) -> Result<(u64, Vec<PhoneNumber>)> {
+        delegate!(self, s => s.sample_citizens(from, to, n, seed))
     }
     async fn create_reuse_campaign(
         &self,

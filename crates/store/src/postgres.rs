@@ -1682,8 +1682,18 @@ impl Store for PgStore {
         crate::kb::pg_set_setting(&self.pool, key, value).await
     }
 
-    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
-        crate::reuse::pg_citizens(&self.pool, from, to).await
+    async fn sample_citizens(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        n: usize,
+        seed: u64,
+    ) -> Result<(u64, Vec<PhoneNumber>)> {
+        crate::reuse::sample(
+            crate::reuse::pg_citizens(&self.pool, from, to).await?,
+            n,
+            seed,
+        )
     }
 
     async fn create_reuse_campaign(

@@ -83,6 +83,25 @@ const COUNTS_SQL: &str = "SELECT CAST(COUNT(*) AS BIGINT), \
      CAST(COALESCE(SUM(CASE WHEN status = 'answered' AND answer = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
      FROM reuse_members WHERE campaign_id = {id}";
 
+/// `n` of the citizens (phone keys) chosen by a partial Fisher–Yates shuffle;
+/// only the chosen ones are turned back into numbers.
+pub(crate) fn sample(mut keys: Vec<i64>, n: usize, seed: u64) -> Result<(u64, Vec<PhoneNumber>)> {
+    // DISTINCT gives no promised order: sort so a seed means one sample.
+    keys.sort_unstable();
+    let population = keys.len() as u64;
+    let mut rng = dasan_core::rng::Rng::seed(seed);
+    let take = n.min(keys.len());
+    for i in 0..take {
+        let j = i + rng.below((keys.len() - i) as u64) as usize;
+        keys.swap(i, j);
+    }
+    let chosen = keys[..take]
+        .iter()
+        .map(|k| phone_from_key(*k))
+        .collect::<Result<_>>()?;
+    Ok((population, chosen))
+}
+
 fn counts(values: [i64; 5]) -> ReuseCounts {
     let [sampled, skipped, sent, responses, yes] = values.map(|v| v.max(0) as u64);
     ReuseCounts {
@@ -104,7 +123,7 @@ pub(crate) fn sqlite_citizens(
     conn: &Connection,
     from: Timestamp,
     to: Timestamp,
-) -> Result<Vec<PhoneNumber>> {
+) -> Result<Vec<i64>> {
     let mut statement = conn.prepare(
         "SELECT DISTINCT citizen_phone FROM consultations WHERE started_at >= ?1 AND started_at < ?2",
     )?;
@@ -113,7 +132,7 @@ pub(crate) fn sqlite_citizens(
             row.get::<_, i64>(0)
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    keys.into_iter().map(phone_from_key).collect()
+    Ok(keys)
 }
 
 pub(crate) fn sqlite_create(
@@ -216,15 +235,14 @@ pub(crate) async fn pg_citizens(
     pool: &sqlx::PgPool,
     from: Timestamp,
     to: Timestamp,
-) -> Result<Vec<PhoneNumber>> {
-    let keys: Vec<i64> = sqlx::query_scalar(
+) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
         "SELECT DISTINCT citizen_phone FROM consultations WHERE started_at >= $1 AND started_at < $2",
     )
     .bind(from.millis())
     .bind(to.millis())
     .fetch_all(pool)
-    .await?;
-    keys.into_iter().map(phone_from_key).collect()
+    .await?)
 }
 
 pub(crate) async fn pg_create(

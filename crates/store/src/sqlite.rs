@@ -2281,9 +2281,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn citizens_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PhoneNumber>> {
-        self.read(move |conn| crate::reuse::sqlite_citizens(conn, from, to))
-            .await
+    async fn sample_citizens(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        n: usize,
+        seed: u64,
+    ) -> Result<(u64, Vec<PhoneNumber>)> {
+        self.read(move |conn| {
+            crate::reuse::sample(crate::reuse::sqlite_citizens(conn, from, to)?, n, seed)
+        })
+        .await
     }
 
     async fn create_reuse_campaign(

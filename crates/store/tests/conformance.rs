@@ -1743,13 +1743,15 @@ async fn a_reuse_campaign_samples_citizens_and_counts_answers_once(store: &AnySt
         ts("2026-11-30T10:00:00+09:00"),
     );
     store.record_consultation(&outside).await.expect("stored");
-    let mut citizens = store
-        .citizens_between(
-            ts("2026-11-28T00:00:00+09:00"),
-            ts("2026-11-29T00:00:00+09:00"),
-        )
+    let (day, night) = (
+        ts("2026-11-28T00:00:00+09:00"),
+        ts("2026-11-29T00:00:00+09:00"),
+    );
+    let (population, mut citizens) = store
+        .sample_citizens(day, night, 10, 7)
         .await
         .expect("citizens");
+    assert_eq!(population, 3);
     citizens.sort_by_key(|p| p.e164().to_owned());
     let expected: Vec<PhoneNumber> = ["010-6000-0001", "010-6000-0002", "010-6000-0003"]
         .iter()
@@ -1759,6 +1761,26 @@ async fn a_reuse_campaign_samples_citizens_and_counts_answers_once(store: &AnySt
         citizens, expected,
         "each citizen once, only from the period"
     );
+    // Two of three, the same two for the same seed, each once.
+    let (_, two) = store
+        .sample_citizens(day, night, 2, 7)
+        .await
+        .expect("sample");
+    assert_eq!(two.len(), 2);
+    assert_ne!(two[0], two[1]);
+    assert_eq!(
+        store
+            .sample_citizens(day, night, 2, 7)
+            .await
+            .expect("again")
+            .1,
+        two
+    );
+    let empty = store
+        .sample_citizens(night, ts("2026-11-29T01:00:00+09:00"), 5, 7)
+        .await
+        .expect("none");
+    assert_eq!(empty, (0, vec![]));
 
     let campaign = ReuseCampaign {
         id: uuid::Uuid::from_u128(0xCA),

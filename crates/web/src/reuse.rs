@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use dasan_core::{PhoneNumber, Role, Timestamp, rng::Rng};
+use dasan_core::{PhoneNumber, Role, Timestamp};
 use dasan_store::Store;
 use dasan_store::reuse::{ReuseCampaign, ReuseCounts};
 use serde::Deserialize;
@@ -123,13 +123,13 @@ async fn create(
             "a re-use campaign asks by SMS: configure the outbound gateway first",
         ));
     }
-    // Each citizen of the period once, in random order; the first N are asked.
-    let mut citizens = state.store.citizens_between(from, to).await?;
-    let population = citizens.len();
+    // Each citizen of the period once; N of them at random.
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(|e| ApiError::internal(&e))?;
-    Rng::seed(u64::from_le_bytes(seed)).shuffle(&mut citizens);
-    citizens.truncate(body.sample_size);
+    let (population, citizens) = state
+        .store
+        .sample_citizens(from, to, body.sample_size, u64::from_le_bytes(seed))
+        .await?;
     let mut members: Vec<(PhoneNumber, bool)> = Vec::with_capacity(citizens.len());
     for phone in citizens {
         let opted_out = state.store.is_opted_out(&phone).await?;
