@@ -262,6 +262,7 @@
 
   function showHits(hits, heading) {
     $("kb-article").hidden = true;
+    $("kb-list-h").hidden = false;
     const list = $("kb-results");
     list.hidden = false;
     list.replaceChildren();
@@ -307,6 +308,7 @@
         new Date(a.updated_at).toLocaleDateString(locale, { timeZone }));
       text($("kb-article-body"), a.body);
       $("kb-results").hidden = true;
+      $("kb-list-h").hidden = true;
       $("kb-article").hidden = false;
       $("kb-back").focus();
     } catch (e) {
@@ -337,6 +339,7 @@
   });
   $("kb-back").addEventListener("click", () => {
     $("kb-article").hidden = true;
+    $("kb-list-h").hidden = false;
     $("kb-results").hidden = false;
     $("kb-q").focus();
   });
