@@ -325,12 +325,12 @@ fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Valu
                 "summary": "Search the published knowledge-base articles (anyone signed in). Korean-aware: particles, spacing, colloquial words, typos",
                 "parameters": [
                     {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000}, "description": "The query; required unless category is given"},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 10}, "description": "At most 50 hits are given"},
                     {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "Favour articles in this category (or under it): suggestions for a contact"}
                 ],
                 "responses": common_errors(serde_json::Map::from_iter([
                     ("200".to_owned(), json!({"description": "{\"hits\": [{id, title, category, score, snippet}]}; the snippet is HTML-escaped text with matches in <mark>"})),
-                    ("400".to_owned(), error_response("Empty or too long query, bad limit, unknown category")),
+                    ("400".to_owned(), error_response("Empty or too long query, limit 0, unknown category")),
                 ]))
             }},
             "/api/v1/kb/articles": {

@@ -531,9 +531,9 @@ async fn bad_queries_and_bad_articles_get_clear_errors() {
             "invalid_limit",
         ),
         (
-            "/api/v1/kb/search?q=a&limit=51".to_owned(),
+            "/api/v1/kb/search?q=a&limit=-1".to_owned(),
             StatusCode::BAD_REQUEST,
-            "invalid_limit",
+            "invalid_query",
         ),
         (
             "/api/v1/kb/search?q=a&limit=x".to_owned(),
@@ -559,6 +559,17 @@ async fn bad_queries_and_bad_articles_get_clear_errors() {
             reply.body
         );
     }
+    // A limit beyond the most there is to give is answered with at most 50.
+    let many = kb
+        .call(
+            &kb.agent,
+            "GET",
+            "/api/v1/kb/search?q=%EC%88%98%EB%8F%84&limit=1000",
+            None,
+        )
+        .await;
+    assert_eq!(many.status, StatusCode::OK, "{}", many.body);
+    assert!(many.json()["hits"].as_array().expect("hits").len() <= 50);
     // Query syntax and control characters are only text: an answer, never a 500.
     for q in [
         "*:()\"[]{}^~ AND OR NOT",

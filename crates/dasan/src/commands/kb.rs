@@ -178,8 +178,8 @@ async fn search(args: SearchArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    if args.limit == 0 || args.limit > dasan_kb::KbIndex::MAX_LIMIT {
-        anyhow::bail!("--limit must be 1 to {}", dasan_kb::KbIndex::MAX_LIMIT);
+    if args.limit == 0 {
+        anyhow::bail!("--limit must be at least 1 (at most 50 hits are given)");
     }
     let index = dasan_web::kb::load_index(&store, &taxonomy)
         .await
