@@ -95,7 +95,7 @@ fn a_bad_import_file_or_query_fails_with_a_message_and_stores_nothing() {
     let db = sqlite_db();
     let bad = file(&[
         r#"{"id":"ok","title":"좋은 줄","body":"","category":"water"}"#,
-        r#"{"id":"bad id","title":"t","body":"","category":"water"}"#,
+        r#"{"id":" bad","title":"t","body":"","category":"water"}"#,
         "not json",
         r#"{"id":"x","title":"","body":"","category":"water"}"#,
     ]);

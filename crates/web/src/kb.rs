@@ -142,11 +142,13 @@ async fn reindex(state: &AppState, id: &str) -> Result<(), ApiError> {
 /// Why an article was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArticleError {
-    #[error("the id must be 1 to {MAX_ID_CHARS} characters of letters, digits, '-', '_' or '.'")]
+    #[error("the id must be 1 to {MAX_ID_CHARS} printable characters without surrounding spaces")]
     Id,
     #[error("the title must be 1 to {MAX_TITLE_CHARS} characters")]
     Title,
-    #[error("the body must be at most {MAX_BODY_CHARS} characters")]
+    #[error(
+        "the body is too long ({MAX_BODY_CHARS} characters through the API, {MAX_IMPORT_BODY_CHARS} by import)"
+    )]
     Body,
     #[error("at most {MAX_TAGS} tags of 1 to {MAX_TAG_CHARS} characters")]
     Tags,
@@ -158,13 +160,17 @@ pub enum ArticleError {
     Control(&'static str),
 }
 
+/// Ids come from other systems too (`KB/2024-001`, `문서 12`): any printable text of
+/// 1 to 100 characters without surrounding spaces.
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.chars().count() <= MAX_ID_CHARS
-        && id
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id.trim() == id
+        && !id.chars().any(char::is_control)
 }
+
+/// An import's body may be longer than an API request can carry.
+pub const MAX_IMPORT_BODY_CHARS: usize = 200_000;
 
 fn has_control(text: &str, allow_lines: bool) -> bool {
     text.chars()
@@ -179,6 +185,24 @@ pub fn check_article(
     taxonomy: &Taxonomy,
     recategorise: bool,
 ) -> Result<bool, ArticleError> {
+    // An import from another system is mended where it can be (control
+    // characters become spaces, unusable tags are left out); the API refuses.
+    let lenient = recategorise;
+    let mend = |text: &str, keep_lines: bool| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_control() && !(keep_lines && matches!(c, '\n' | '\r' | '\t')) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    if lenient {
+        input.title = mend(&input.title, false);
+        input.body = mend(&input.body, true);
+    }
     input.title = input.title.trim().to_string();
     if !valid_id(&input.id) {
         return Err(ArticleError::Id);
@@ -189,7 +213,12 @@ pub fn check_article(
     if has_control(&input.title, false) {
         return Err(ArticleError::Control("the title"));
     }
-    if input.body.chars().count() > MAX_BODY_CHARS {
+    let max_body = if lenient {
+        MAX_IMPORT_BODY_CHARS
+    } else {
+        MAX_BODY_CHARS
+    };
+    if input.body.chars().count() > max_body {
         return Err(ArticleError::Body);
     }
     if has_control(&input.body, true) {
@@ -211,7 +240,12 @@ pub fn check_article(
     let mut tags: Vec<String> = Vec::new();
     for tag in input.tags.drain(..) {
         let tag = tag.trim().to_string();
-        if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS || has_control(&tag, false) {
+        let usable =
+            !tag.is_empty() && tag.chars().count() <= MAX_TAG_CHARS && !has_control(&tag, false);
+        if !usable {
+            if lenient {
+                continue;
+            }
             return Err(ArticleError::Tags);
         }
         if !tags.contains(&tag) {
@@ -219,7 +253,10 @@ pub fn check_article(
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(ArticleError::Tags);
+        if !lenient {
+            return Err(ArticleError::Tags);
+        }
+        tags.truncate(MAX_TAGS);
     }
     input.tags = tags;
     Ok(moved)
@@ -635,7 +672,7 @@ mod tests {
             "not json",
             r#"{"title":"t","body":"b","category":"water"}"#,
             r#"{"id":null,"title":"t","body":"b","category":"water"}"#,
-            r#"{"id":"a b","title":"t","body":"b","category":"water"}"#,
+            r#"{"id":" a","title":"t","body":"b","category":"water"}"#,
             r#"{"id":"a","title":"","body":"b","category":"water"}"#,
             r#"{"id":"a","title":"t","body":"b","category":"water","status":"gone"}"#,
             r#"{"id":"a","title":"t","category":"water"}"#,

@@ -409,7 +409,7 @@ fn kb(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> (Valu
     });
     let schemas = json!({
         "ArticleBody": {"type": "object", "additionalProperties": false, "required": ["title", "category"], "properties": {
-            "id": {"type": "string", "maxLength": 100, "pattern": "^[\\p{L}\\p{N}._-]+$"},
+            "id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Printable, no surrounding spaces; made when not given"},
             "title": {"type": "string", "maxLength": 300},
             "body": {"type": "string", "maxLength": 20000, "description": "Markdown"},
             "category": {"type": "string", "example": "water.bill"},

@@ -599,7 +599,8 @@ async fn bad_queries_and_bad_articles_get_clear_errors() {
         (with("title", json!("제목\u{7}")), "invalid_article"),
         (with("title", json!("가".repeat(301))), "invalid_article"),
         (with("body", json!("a".repeat(20_001))), "invalid_article"),
-        (with("id", json!("a/b")), "invalid_article"),
+        (with("id", json!("a\u{7}b")), "invalid_article"),
+        (with("id", json!(" padded")), "invalid_article"),
         (with("id", json!("")), "invalid_article"),
         (with("tags", json!(["", "x"])), "invalid_article"),
         (
@@ -764,4 +765,35 @@ async fn the_editing_page_is_for_editors_only() {
                 .body
                 .contains(r#"id="kb-q" type="search" name="q" disabled"#)
     );
+}
+
+#[tokio::test]
+async fn an_id_from_another_system_with_a_slash_works_through_the_api() {
+    let kb = kb().await;
+    let mut article = water_bill();
+    article["id"] = json!("KB/2024 001");
+    let created = kb
+        .call(&kb.admin, "POST", "/api/v1/kb/articles", Some(article))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let read = kb
+        .call(
+            &kb.agent,
+            "GET",
+            "/api/v1/kb/articles/KB%2F2024%20001",
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.json()["article"]["id"], "KB/2024 001");
+    assert_eq!(kb.search("수도요금").await, vec!["KB/2024 001"]);
+    let deleted = kb
+        .call(
+            &kb.admin,
+            "DELETE",
+            "/api/v1/kb/articles/KB%2F2024%20001",
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
 }
