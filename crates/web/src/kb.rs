@@ -270,10 +270,26 @@ pub struct ImportLine {
     pub title: String,
     pub body: String,
     pub category: String,
+    /// An array of words, or one string of words separated by commas.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: serde_json::Value,
     #[serde(default)]
     pub status: Option<String>,
+}
+
+fn import_tags(value: serde_json::Value) -> Result<Vec<String>, String> {
+    use serde_json::Value;
+    let word = |v: Value| match v {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err("tags are words".to_string()),
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(s.split(',').map(str::to_owned).collect()),
+        Value::Array(items) => items.into_iter().map(word).collect(),
+        _ => Err("tags are a list of words or one string of them".into()),
+    }
 }
 
 /// Parses and checks one import line; answers the article and whether its category
@@ -294,7 +310,7 @@ pub fn parse_import_line(line: &str, taxonomy: &Taxonomy) -> Result<(ArticleInpu
         title: raw.title,
         body: raw.body,
         category: raw.category,
-        tags: raw.tags,
+        tags: import_tags(raw.tags)?,
         status,
     };
     let moved = check_article(&mut input, taxonomy, true).map_err(|e| e.to_string())?;
