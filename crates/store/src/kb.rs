@@ -81,6 +81,50 @@ fn same_content(a: &ArticleInput, b: &ArticleInput) -> bool {
     a == b
 }
 
+/// What both engines decide before writing: a stale expected version is a
+/// conflict; unchanged content is answered with the stored article.
+fn before_save(
+    existing: Option<&ArticleRecord>,
+    input: &ArticleInput,
+    expected_version: Option<i64>,
+) -> Result<Option<ArticleRecord>> {
+    if let Some(expected) = expected_version
+        && existing.map(|e| e.version) != Some(expected)
+    {
+        return Err(conflict(expected, existing.map(|e| e.version)));
+    }
+    Ok(existing
+        .filter(|e| same_content(&e.content, input))
+        .cloned())
+}
+
+fn created(existing: Option<&ArticleRecord>, at: Timestamp) -> Timestamp {
+    existing.map_or(at, |e| e.created_at)
+}
+
+/// The article as a save left it.
+fn after_save(
+    existing: Option<&ArticleRecord>,
+    input: &ArticleInput,
+    version: i64,
+    author: &str,
+    at: Timestamp,
+) -> (ArticleRecord, SaveOutcome) {
+    let outcome = if existing.is_some() {
+        SaveOutcome::Updated
+    } else {
+        SaveOutcome::Created
+    };
+    let record = ArticleRecord {
+        content: input.clone(),
+        version,
+        created_at: created(existing, at),
+        updated_at: at,
+        updated_by: author.to_string(),
+    };
+    (record, outcome)
+}
+
 fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
 }
@@ -230,15 +274,8 @@ pub(crate) fn sqlite_save(
 ) -> Result<(ArticleRecord, SaveOutcome)> {
     let tx = conn.transaction()?;
     let existing = sqlite_get(&tx, &input.id)?;
-    if let Some(expected) = expected_version
-        && existing.as_ref().map(|e| e.version) != Some(expected)
-    {
-        return Err(conflict(expected, existing.map(|e| e.version)));
-    }
-    if let Some(existing) = &existing
-        && same_content(&existing.content, input)
-    {
-        return Ok((existing.clone(), SaveOutcome::Unchanged));
+    if let Some(unchanged) = before_save(existing.as_ref(), input, expected_version)? {
+        return Ok((unchanged, SaveOutcome::Unchanged));
     }
     let last: Option<i64> = tx.query_row(
         "SELECT MAX(version) FROM kb_versions WHERE article_id = ?1",
@@ -246,7 +283,7 @@ pub(crate) fn sqlite_save(
         |row| row.get(0),
     )?;
     let version = last.unwrap_or(0) + 1;
-    let created_at = existing.as_ref().map_or(at, |e| e.created_at);
+    let created_at = created(existing.as_ref(), at);
     let tags = tags_json(&input.tags);
     tx.execute(
         "INSERT INTO kb_articles (id, title, body, category, tags, status, version, created_at, updated_at, updated_by)
@@ -283,21 +320,7 @@ pub(crate) fn sqlite_save(
         ],
     )?;
     tx.commit()?;
-    let outcome = if existing.is_some() {
-        SaveOutcome::Updated
-    } else {
-        SaveOutcome::Created
-    };
-    Ok((
-        ArticleRecord {
-            content: input.clone(),
-            version,
-            created_at,
-            updated_at: at,
-            updated_by: author.to_string(),
-        },
-        outcome,
-    ))
+    Ok(after_save(existing.as_ref(), input, version, author, at))
 }
 
 pub(crate) fn sqlite_get_article(conn: &Connection, id: &str) -> Result<Option<ArticleRecord>> {
@@ -421,15 +444,8 @@ pub(crate) async fn pg_save(
         .execute(&mut *tx)
         .await?;
     let existing = pg_get(&mut *tx, &input.id, true).await?;
-    if let Some(expected) = expected_version
-        && existing.as_ref().map(|e| e.version) != Some(expected)
-    {
-        return Err(conflict(expected, existing.map(|e| e.version)));
-    }
-    if let Some(existing) = &existing
-        && same_content(&existing.content, input)
-    {
-        return Ok((existing.clone(), SaveOutcome::Unchanged));
+    if let Some(unchanged) = before_save(existing.as_ref(), input, expected_version)? {
+        return Ok((unchanged, SaveOutcome::Unchanged));
     }
     let last: Option<i64> =
         sqlx::query_scalar("SELECT MAX(version) FROM kb_versions WHERE article_id = $1")
@@ -437,7 +453,7 @@ pub(crate) async fn pg_save(
             .fetch_one(&mut *tx)
             .await?;
     let version = last.unwrap_or(0) + 1;
-    let created_at = existing.as_ref().map_or(at, |e| e.created_at);
+    let created_at = created(existing.as_ref(), at);
     let tags = tags_json(&input.tags);
     sqlx::query(
         "INSERT INTO kb_articles (id, title, body, category, tags, status, version, created_at, updated_at, updated_by)
@@ -474,21 +490,7 @@ pub(crate) async fn pg_save(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let outcome = if existing.is_some() {
-        SaveOutcome::Updated
-    } else {
-        SaveOutcome::Created
-    };
-    Ok((
-        ArticleRecord {
-            content: input.clone(),
-            version,
-            created_at,
-            updated_at: at,
-            updated_by: author.to_string(),
-        },
-        outcome,
-    ))
+    Ok(after_save(existing.as_ref(), input, version, author, at))
 }
 
 pub(crate) async fn pg_get_article(pool: &sqlx::PgPool, id: &str) -> Result<Option<ArticleRecord>> {
