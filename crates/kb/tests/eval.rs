@@ -7,7 +7,11 @@ use dasan_kb::Synonyms;
 use dasan_kb::eval::{self, EvalArticle, EvalQuery, Figures};
 
 fn load() -> (Vec<EvalArticle>, Vec<EvalQuery>) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
+    // Read at run time: a binary built in another checkout sharing the
+    // target folder would carry that checkout's path.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let dir = format!("{root}/eval");
     let articles = std::fs::read_to_string(format!("{dir}/articles.jsonl")).expect("articles");
     let queries = std::fs::read_to_string(format!("{dir}/queries.jsonl")).expect("queries");
     (
