@@ -36,9 +36,19 @@ pub enum DomainError {
     Empty(&'static str),
     #[error("invalid id `{0}`")]
     InvalidId(String),
+    #[error("invalid {field}: expected {expected}")]
+    Invalid {
+        field: &'static str,
+        expected: &'static str,
+    },
 }
 
 impl DomainError {
+    /// A value that does not have the expected form.
+    pub fn invalid(field: &'static str, expected: &'static str) -> DomainError {
+        DomainError::Invalid { field, expected }
+    }
+
     /// The stable machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -58,6 +68,7 @@ impl DomainError {
             DomainError::TooLong { .. } => "too_long",
             DomainError::Empty(_) => "empty",
             DomainError::InvalidId(_) => "invalid_id",
+            DomainError::Invalid { .. } => "invalid_value",
         }
     }
 }

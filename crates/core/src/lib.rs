@@ -6,6 +6,7 @@
 //! axum), which must find nothing.
 
 pub mod agent;
+pub mod care;
 pub mod category;
 pub mod channel;
 pub mod consultation;

@@ -68,6 +68,21 @@ impl Role {
         matches!(self, Role::Admin | Role::Supervisor | Role::Coordinator)
     }
 
+    /// Who may keep the care programme's roster, departments and notices.
+    pub fn may_manage_care(self) -> bool {
+        matches!(self, Role::Admin | Role::Coordinator)
+    }
+
+    /// Who may make care calls: read a senior's script and record outcomes.
+    pub fn may_make_care_calls(self) -> bool {
+        matches!(self, Role::Admin | Role::Coordinator | Role::Agent)
+    }
+
+    /// Who may read the care programme's figures (no personal data).
+    pub fn may_read_care_reports(self) -> bool {
+        matches!(self, Role::Admin | Role::Coordinator | Role::Supervisor)
+    }
+
     /// Who may read the center's statistics.
     pub fn may_read_statistics(self) -> bool {
         matches!(self, Role::Admin | Role::Supervisor)

@@ -30,6 +30,20 @@ struct FileSettings {
     public_url: Option<String>,
     sms: Option<SmsFile>,
     survey: Option<SurveyFile>,
+    care: Option<CareFile>,
+}
+
+/// `[care]` in the configuration file: the care-call programme.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CareFile {
+    /// Public holidays, `YYYY-MM-DD`: a call planned on one moves.
+    holidays: Option<Vec<String>>,
+    retry_after_minutes: Option<u32>,
+    max_tries_per_day: Option<u32>,
+    escalate_after_failures: Option<u32>,
+    resend_after_minutes: Option<i64>,
+    release_to_floor: Option<bool>,
 }
 
 /// `[survey]` in the configuration file.
@@ -90,6 +104,8 @@ pub struct Settings {
     pub sms: dasan_web::sms::SmsConfig,
     /// Post-contact surveys, unless turned off (they need the SMS outbox).
     pub surveys: Option<dasan_web::survey::SurveyConfig>,
+    /// The care-call programme's policy and holidays.
+    pub care: dasan_web::care::CareConfig,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -101,6 +117,7 @@ impl fmt::Debug for Settings {
             .field("time_zone", &self.time_zone.name())
             .field("sms", &self.sms)
             .field("surveys", &self.surveys)
+            .field("care_holidays", &self.care.holidays)
             .finish()
     }
 }
@@ -145,14 +162,61 @@ impl Settings {
         };
         let sms = sms_settings(file.public_url, file.sms.unwrap_or_default(), default_media)?;
         let surveys = survey_settings(file.survey.unwrap_or_default())?;
+        let care = care_settings(file.care.unwrap_or_default())?;
         Ok(Settings {
             db,
             listen,
             time_zone,
             sms,
             surveys,
+            care,
         })
     }
+}
+
+/// The care programme: the file's `[care]` over the defaults (no holidays;
+/// retry after two hours, at most three tries a day, escalate after three
+/// failures; re-send an unacknowledged escalation after four hours).
+fn care_settings(file: CareFile) -> anyhow::Result<dasan_web::care::CareConfig> {
+    let mut config = dasan_web::care::CareConfig::default();
+    for day in file.holidays.unwrap_or_default() {
+        let date = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+            .map_err(|_| anyhow::anyhow!("[care] holidays: `{day}` is not YYYY-MM-DD"))?;
+        config.holidays.insert(date);
+    }
+    let policy = &mut config.policy;
+    if let Some(minutes) = file.retry_after_minutes {
+        anyhow::ensure!(
+            (10..=1440).contains(&minutes),
+            "[care] retry_after_minutes: 10 to 1440"
+        );
+        policy.retry_after_minutes = minutes;
+    }
+    if let Some(tries) = file.max_tries_per_day {
+        anyhow::ensure!(
+            (1..=10).contains(&tries),
+            "[care] max_tries_per_day: 1 to 10"
+        );
+        policy.max_tries_per_day = tries;
+    }
+    if let Some(failures) = file.escalate_after_failures {
+        anyhow::ensure!(
+            (1..=20).contains(&failures),
+            "[care] escalate_after_failures: 1 to 20"
+        );
+        policy.escalate_after_failures = failures;
+    }
+    if let Some(minutes) = file.resend_after_minutes {
+        anyhow::ensure!(
+            (10..=10_080).contains(&minutes),
+            "[care] resend_after_minutes: 10 to 10080"
+        );
+        config.resend_after_minutes = minutes;
+    }
+    if let Some(release) = file.release_to_floor {
+        config.release_to_floor = release;
+    }
+    Ok(config)
 }
 
 /// Surveys: the file's `[survey]`, then `DASAN_SURVEY_DELAY_SECONDS`,

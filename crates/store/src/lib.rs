@@ -9,6 +9,7 @@
 //! epoch (`BIGINT`) on both engines, so both answer every query identically.
 //! Only this crate knows SQL.
 
+pub mod care;
 mod convert;
 pub mod kb;
 pub mod postgres;
@@ -784,6 +785,12 @@ pub trait Store {
         since: Timestamp,
         at: Timestamp,
     ) -> Result<bool>;
+
+    /// Care-programme records ([`care`]): applies one [`care::CareWrite`]
+    /// in a single transaction.
+    async fn care_commit(&self, write: &care::CareWrite) -> Result<care::CareCommit>;
+    async fn care_get(&self, kind: care::CareKind, id: &str) -> Result<Option<care::CareRecord>>;
+    async fn care_list(&self, query: &care::CareQuery) -> Result<Vec<care::CareRecord>>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -1086,6 +1093,15 @@ impl Store for AnyStore {
         at: Timestamp,
     ) -> Result<bool> {
         delegate!(self, s => s.answer_reuse(phone, yes, since, at))
+    }
+    async fn care_commit(&self, write: &care::CareWrite) -> Result<care::CareCommit> {
+        delegate!(self, s => s.care_commit(write))
+    }
+    async fn care_get(&self, kind: care::CareKind, id: &str) -> Result<Option<care::CareRecord>> {
+        delegate!(self, s => s.care_get(kind, id))
+    }
+    async fn care_list(&self, query: &care::CareQuery) -> Result<Vec<care::CareRecord>> {
+        delegate!(self, s => s.care_list(query))
     }
 }
 

@@ -220,6 +220,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
 "#,
     crate::kb::POSTGRES_MIGRATION,
     crate::reuse::POSTGRES_MIGRATION,
+    crate::care::POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1728,6 +1729,25 @@ impl Store for PgStore {
         at: Timestamp,
     ) -> Result<bool> {
         crate::reuse::pg_answer(&self.pool, phone, yes, since, at).await
+    }
+
+    async fn care_commit(&self, write: &crate::care::CareWrite) -> Result<crate::care::CareCommit> {
+        crate::care::pg_commit(&self.pool, write).await
+    }
+
+    async fn care_get(
+        &self,
+        kind: crate::care::CareKind,
+        id: &str,
+    ) -> Result<Option<crate::care::CareRecord>> {
+        crate::care::pg_get(&self.pool, kind, id).await
+    }
+
+    async fn care_list(
+        &self,
+        query: &crate::care::CareQuery,
+    ) -> Result<Vec<crate::care::CareRecord>> {
+        crate::care::pg_list(&self.pool, query).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

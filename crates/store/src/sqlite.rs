@@ -264,6 +264,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     ),
     crate::kb::SQLITE_MIGRATION,
     crate::reuse::SQLITE_MIGRATION,
+    crate::care::SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2332,6 +2333,31 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let phone = phone.clone();
         self.write(move |conn| crate::reuse::sqlite_answer(conn, &phone, yes, since, at))
+            .await
+    }
+
+    async fn care_commit(&self, write: &crate::care::CareWrite) -> Result<crate::care::CareCommit> {
+        let write = write.clone();
+        self.write(move |conn| crate::care::sqlite_commit(conn, &write))
+            .await
+    }
+
+    async fn care_get(
+        &self,
+        kind: crate::care::CareKind,
+        id: &str,
+    ) -> Result<Option<crate::care::CareRecord>> {
+        let id = id.to_owned();
+        self.read(move |conn| crate::care::sqlite_get(conn, kind, &id))
+            .await
+    }
+
+    async fn care_list(
+        &self,
+        query: &crate::care::CareQuery,
+    ) -> Result<Vec<crate::care::CareRecord>> {
+        let query = query.clone();
+        self.read(move |conn| crate::care::sqlite_list(conn, &query))
             .await
     }
 

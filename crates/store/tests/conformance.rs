@@ -94,6 +94,7 @@ conformance!(
     a_web_survey_is_answered_once_and_counted,
     survey_outcomes_are_counted_per_agent,
     a_reuse_campaign_samples_citizens_and_counts_answers_once,
+    care_records_insert_once_and_update_only_from_the_version_read,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1860,4 +1861,102 @@ async fn a_reuse_campaign_samples_citizens_and_counts_answers_once(store: &AnySt
             .expect("read"),
         None
     );
+}
+
+async fn care_records_insert_once_and_update_only_from_the_version_read(store: &AnyStore) {
+    use dasan_store::care::{CareCommit, CareKind, CareQuery, CareRecord, CareWrite};
+    let call = |id: &str, senior: &str, at: i64, status: &str| CareRecord {
+        kind: CareKind::Call,
+        id: id.to_owned(),
+        owner: senior.to_owned(),
+        status: status.to_owned(),
+        at,
+        version: 1,
+        body: format!(r#"{{"id":"{id}","note":"줄바꿈\n따옴표\""}}"#),
+    };
+    let plan = CareWrite {
+        updates: vec![],
+        inserts: vec![
+            call("c1", "s1", 3_000, "open"),
+            call("c2", "s1", 1_000, "open"),
+            call("c3", "s2", 2_000, "done"),
+        ],
+    };
+    assert_eq!(
+        store.care_commit(&plan).await.expect("plan"),
+        CareCommit::Done { inserted: 3 }
+    );
+    // The same plan again inserts nothing and changes nothing.
+    let mut changed = plan.clone();
+    changed.inserts[0].status = "done".into();
+    assert_eq!(
+        store.care_commit(&changed).await.expect("again"),
+        CareCommit::Done { inserted: 0 }
+    );
+    let stored = store
+        .care_get(CareKind::Call, "c1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored, plan.inserts[0]);
+    assert_eq!(
+        store.care_get(CareKind::Senior, "c1").await.expect("get"),
+        None
+    );
+
+    // Lists: by time, by owner, by status, in a window, newest first.
+    let ids = |records: Vec<CareRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = store
+        .care_list(&CareQuery::all(CareKind::Call))
+        .await
+        .expect("list");
+    assert_eq!(ids(all), ["c2", "c3", "c1"]);
+    let mut query = CareQuery::all(CareKind::Call);
+    query.owner = Some("s1".into());
+    query.descending = true;
+    assert_eq!(
+        ids(store.care_list(&query).await.expect("owner")),
+        ["c1", "c2"]
+    );
+    let mut query = CareQuery::all(CareKind::Call);
+    query.statuses = vec!["open".into()];
+    query.from = Some(1_000);
+    query.to = Some(3_000);
+    assert_eq!(ids(store.care_list(&query).await.expect("window")), ["c2"]);
+    query.limit = 0;
+    assert_eq!(store.care_list(&query).await.expect("limit").len(), 1);
+
+    // An update with the version read succeeds once; a second writer that
+    // read the same version changes nothing, not even its inserts.
+    let mut done = stored.clone();
+    done.status = "done".into();
+    let retry = call("c1.r", "s1", 9_000, "open");
+    let outcome = CareWrite {
+        updates: vec![(done.clone(), 1)],
+        inserts: vec![retry.clone()],
+    };
+    assert_eq!(
+        store.care_commit(&outcome).await.expect("first"),
+        CareCommit::Done { inserted: 1 }
+    );
+    let mut other = stored.clone();
+    other.status = "cancelled".into();
+    let late = CareWrite {
+        updates: vec![(other, 1)],
+        inserts: vec![call("c9", "s9", 1, "open")],
+    };
+    assert_eq!(
+        store.care_commit(&late).await.expect("second"),
+        CareCommit::Stale
+    );
+    assert_eq!(
+        store.care_get(CareKind::Call, "c9").await.expect("get"),
+        None
+    );
+    let now = store
+        .care_get(CareKind::Call, "c1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((now.status.as_str(), now.version), ("done", 2));
 }

@@ -823,6 +823,22 @@ impl Floor {
     }
 
     /// Interactions queued, offered or connected now.
+    /// Inbound contacts waiting for an agent (queued or ringing): while any
+    /// wait, outbound care calls are held back.
+    pub fn waiting_inbound(&self) -> usize {
+        self.lock()
+            .interactions
+            .values()
+            .filter(|i| {
+                i.channel != Channel::CareCall
+                    && matches!(
+                        i.state,
+                        InteractionState::Queued | InteractionState::Offered
+                    )
+            })
+            .count()
+    }
+
     pub fn open_interactions(&self) -> usize {
         self.lock().open
     }

@@ -6,6 +6,7 @@
 //! call the store, and answer JSON; every error has the shape in [`error`].
 
 pub mod auth;
+pub mod care;
 pub mod charts;
 mod consultations;
 pub mod error;
@@ -86,6 +87,10 @@ pub struct AppState {
     pub survey_signal: Arc<tokio::sync::Notify>,
     /// The knowledge base's search index, built from the store at start.
     pub kb: Arc<kb::KnowledgeBase>,
+    /// The care-call programme's settings and clock.
+    pub care: Arc<care::CareConfig>,
+    /// Wakes the care task (an outcome queued a webhook delivery).
+    pub care_signal: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -117,6 +122,8 @@ impl AppState {
             surveys: None,
             survey_signal: survey::signal(),
             kb,
+            care: Arc::new(care::CareConfig::default()),
+            care_signal: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -128,6 +135,19 @@ impl AppState {
         self.surveys = Some(config.clone());
         if self.sms.outbound_url.is_some() {
             tokio::spawn(survey::run(self.clone(), config));
+        }
+        self
+    }
+
+    /// Sets the care programme's policy and clock; with `timers`, starts the
+    /// task that plans, releases due calls to the floor, re-sends
+    /// unacknowledged escalations and delivers webhooks (tests without it
+    /// call `care::tick` and `care::webhook::deliver_due` themselves).
+    /// Call once, on a tokio runtime.
+    pub fn with_care(mut self, config: care::CareConfig, timers: bool) -> Self {
+        self.care = Arc::new(config);
+        if timers {
+            tokio::spawn(care::run(self.clone()));
         }
         self
     }
@@ -190,6 +210,7 @@ pub fn app(state: AppState) -> Router {
         .merge(kb::routes())
         .merge(web_survey::api_routes())
         .merge(reuse::routes())
+        .merge(care::api::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

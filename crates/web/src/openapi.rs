@@ -275,7 +275,72 @@ pub fn spec() -> Value {
     {
         schemas.extend(kb);
     }
+    if let (Some(paths), Value::Object(care)) =
+        (spec["paths"].as_object_mut(), care(&common_errors))
+    {
+        paths.extend(care);
+    }
     spec
+}
+
+/// The care-call programme's paths.
+fn care(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> Value {
+    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let answers = |pairs: &[(&str, Value)]| {
+        common_errors(serde_json::Map::from_iter(
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())),
+        ))
+    };
+    let ok = |d: &str| json!({"description": d});
+    let invalid = error_response(
+        "A field does not hold (invalid_value, empty, too_long, invalid_phone, unknown_department)",
+    );
+    json!({
+        "/api/v1/care/departments": {
+            "get": {"summary": "Departments (district offices, health centers, other agencies) with their webhook (secret never shown)", "responses": answers(&[("200", ok("{\"departments\": [{id, name, kind, district, webhook_url, webhook_secret_set}]}"))])},
+            "post": {"summary": "Add a department (admin, coordinator). kind: district_office | health_center | other; webhook_url http://; the secret (given or generated) is shown once",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["name", "kind"], "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "district": {"type": "string"},
+                    "webhook_url": {"type": "string"}, "webhook_secret": {"type": "string", "minLength": 16}}}}}},
+                "responses": answers(&[("201", ok("The department, with webhook_secret")), ("409", error_response("duplicate")), ("422", invalid.clone())])}
+        },
+        "/api/v1/care/departments/{id}": {"put": {"summary": "Change a department (admin, coordinator); the secret is kept unless given", "parameters": id, "responses": answers(&[("200", ok("The department")), ("404", error_response("not_found")), ("422", invalid.clone())])}},
+        "/api/v1/care/departments/{id}/members": {"post": {"summary": "Make a department account (username) or API token (token_id) act for the department: it then sees only its seniors and escalations", "parameters": id, "responses": answers(&[("201", ok("{department_id, member_id}")), ("404", error_response("not_found"))])}},
+        "/api/v1/care/seniors": {
+            "get": {"summary": "The roster (care roles; a department member: its seniors). Audited", "parameters": [
+                {"name": "district", "in": "query", "schema": {"type": "string"}},
+                {"name": "include_exited", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": answers(&[("200", ok("{\"seniors\": [...]}"))])},
+            "post": {"summary": "Enrol a senior (admin, coordinator): at least name, phone, district, calls_per_week (1-7); optional birth_year, living_situation, emergency_contacts [{name, phone, relation}], district_office, health_center (default: the district's), days (\"mon,wed,fri\"), hours (\"10:00-12:00\", default 10:00-17:00), health_notes, consent_date, enrolled_on. The coming 14 days are planned at once",
+                "responses": answers(&[("201", ok("The senior with its id")), ("409", error_response("already_enrolled: an active senior has this phone")), ("422", invalid.clone())])}
+        },
+        "/api/v1/care/seniors/import": {"post": {"summary": "Enrol seniors from CSV (text/csv, header row; columns: name, phone, district, calls_per_week, birth_year, living_situation, days, hours, district_office, health_center, health_notes, consent_date, enrolled_on, emergency_name, emergency_phone, emergency_relation). All or nothing; already enrolled phones are skipped",
+            "responses": answers(&[("201", ok("{imported, already_enrolled}")), ("400", error_response("invalid_csv, naming the line"))])}},
+        "/api/v1/care/seniors/{id}": {
+            "get": {"summary": "One senior (care roles, or the senior's departments). Audited", "parameters": id, "responses": answers(&[("200", ok("The senior")), ("404", error_response("not_found"))])},
+            "put": {"summary": "Change a senior (same body as POST); a new schedule applies from next Monday", "parameters": id, "responses": answers(&[("200", ok("The senior")), ("422", invalid.clone())])}
+        },
+        "/api/v1/care/seniors/{id}/exit": {"post": {"summary": "The senior leaves the programme ({reason, date?}); calls from that day are cancelled", "parameters": id, "responses": answers(&[("200", ok("The senior")), ("409", error_response("wrong_state"))])}},
+        "/api/v1/care/due": {"get": {"summary": "The calls of one local day (default today; up to 14 days ahead), open or done. Audited",
+            "parameters": [{"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}}],
+            "responses": answers(&[("200", ok("{\"date\", \"calls\": [{id, senior_id, senior_name, district, due_at, day, attempt, retry_of, kind: planned|retry|medical, status: open|queued|done|cancelled, outcome, check, note, agent, done_at, interaction_id, notices}]}")), ("400", error_response("invalid_date, out_of_range"))])}},
+        "/api/v1/care/calls/{id}": {"get": {"summary": "A call with its script: the senior, the last five calls, the notices to relay. Audited", "parameters": id, "responses": answers(&[("200", ok("{call, senior, last_calls, notices}")), ("404", error_response("not_found"))])}},
+        "/api/v1/care/calls/{id}/outcome": {"post": {"summary": "Record a try: {outcome: reached|no_answer|busy|wrong_number|in_hospital|opted_out|deceased, check?: {health: good|fair|unwell|fell, meals: regular|irregular|no_food, mood: good|low|crisis, needs: [medical_counselling, housekeeping, meal_delivery, heating, other], note, concern}, note?, notices?}. Unanswered: a retry per the policy; consecutive failures or a worrying check: an escalation; medical_counselling: a call for a medically skilled agent",
+            "parameters": id, "responses": answers(&[("200", ok("{call, retry, follow_up, escalation}")), ("404", error_response("not_found")), ("409", error_response("call_closed")), ("422", invalid.clone())])}},
+        "/api/v1/care/interactions/{id}": {"get": {"summary": "The call (with its script) behind a care_call interaction on the floor", "parameters": id, "responses": answers(&[("200", ok("{call, senior, last_calls, notices}")), ("404", error_response("not_found"))])}},
+        "/api/v1/care/escalations": {"get": {"summary": "Escalations, oldest first (coordinators: all; department members: their department's). status=open (default: not resolved) or all",
+            "parameters": [{"name": "status", "in": "query", "schema": {"type": "string"}}],
+            "responses": answers(&[("200", ok("{\"escalations\": [{id, senior_id, department_id, reasons, status: open|sent|acknowledged|visited|resolved, opened_at, ..., age_minutes, senior: {name, phone, district}}]}"))])}},
+        "/api/v1/care/escalations/{id}/status": {"post": {"summary": "Move an escalation forward: {status: acknowledged|visited|resolved, note?} (coordinators, or its department)", "parameters": id,
+            "responses": answers(&[("200", ok("The escalation")), ("404", error_response("not_found")), ("409", error_response("wrong_state"))])}},
+        "/api/v1/care/notices": {
+            "get": {"summary": "Notices with the seniors each reached", "responses": answers(&[("200", ok("{\"notices\": [{id, title, body, districts, departments, valid_from, valid_to, reached_seniors}]}"))])},
+            "post": {"summary": "Post a notice for agents to relay (admin, coordinator): {title, body, districts?, departments?, valid_from, valid_to}", "responses": answers(&[("201", ok("The notice")), ("422", invalid)])}
+        },
+        "/api/v1/care/report": {"get": {"summary": "The week's figures (admin, coordinator, supervisor): coverage, answer rate, escalations and time to resolution, tries per day",
+            "parameters": [{"name": "week", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Any day of the week; default this week"}],
+            "responses": answers(&[("200", ok("{week_start, seniors_scheduled, seniors_covered, coverage, tries, reached, answer_rate, escalations_opened, escalations_resolved, mean_hours_to_resolution, calls_per_day: [{date, tries, reached}]}"))])}}
+    })
 }
 
 /// The knowledge base's paths and schemas.

@@ -668,6 +668,21 @@ pub(crate) async fn enqueue(
     thread: Option<Uuid>,
     body: &str,
 ) -> Result<MessageRecord, ApiError> {
+    enqueue_with_id(state, Uuid::now_v7(), to, thread, body).await
+}
+
+/// [`enqueue`] under a chosen id: queuing the same id again is a no-op
+/// answering the stored message (for messages derived from other records).
+pub(crate) async fn enqueue_with_id(
+    state: &AppState,
+    id: Uuid,
+    to: &PhoneNumber,
+    thread: Option<Uuid>,
+    body: &str,
+) -> Result<MessageRecord, ApiError> {
+    if let Some(stored) = state.store.find_message(id).await? {
+        return Ok(stored);
+    }
     let bytes = sms_bytes(body);
     let config = &state.sms;
     let (kind, cost) = if bytes <= config.sms_max_bytes {
@@ -682,7 +697,7 @@ pub(crate) async fn enqueue(
     };
     let now = crate::now();
     let record = MessageRecord {
-        id: Uuid::now_v7(),
+        id,
         gateway: "outbound".into(),
         gateway_message_id: None,
         direction: Direction::Outbound,

@@ -645,6 +645,21 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/stats/satisfaction/agents",
         "/api/v1/surveys/reuse",
         "/api/v1/surveys/reuse/{id}",
+        "/api/v1/care/departments",
+        "/api/v1/care/departments/{id}",
+        "/api/v1/care/departments/{id}/members",
+        "/api/v1/care/seniors",
+        "/api/v1/care/seniors/import",
+        "/api/v1/care/seniors/{id}",
+        "/api/v1/care/seniors/{id}/exit",
+        "/api/v1/care/due",
+        "/api/v1/care/calls/{id}",
+        "/api/v1/care/calls/{id}/outcome",
+        "/api/v1/care/interactions/{id}",
+        "/api/v1/care/escalations",
+        "/api/v1/care/escalations/{id}/status",
+        "/api/v1/care/notices",
+        "/api/v1/care/report",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();

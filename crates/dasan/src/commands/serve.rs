@@ -27,7 +27,8 @@ pub async fn serve(
     let state = AppState::load(store, settings.time_zone)
         .await
         .context("cannot load reference data")?
-        .with_sms(settings.sms.clone());
+        .with_sms(settings.sms.clone())
+        .with_care(settings.care.clone(), true);
     let state = match settings.surveys.clone() {
         Some(surveys) => state.with_surveys(surveys),
         None => state,
