@@ -38,11 +38,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/wallboard.js", get(wallboard_js))
         .route("/kb", get(kb_admin))
         .route("/assets/kb.js", get(kb_js))
+        .route("/care", get(care_page))
+        .route("/assets/care.js", get(care_js))
 }
 
 const DESKTOP_JS: &str = include_str!("../assets/desktop.js");
 const WALLBOARD_JS: &str = include_str!("../assets/wallboard.js");
 const KB_JS: &str = include_str!("../assets/kb.js");
+const CARE_JS: &str = include_str!("../assets/care.js");
 
 fn script(source: &'static str) -> Response {
     (
@@ -67,6 +70,10 @@ async fn kb_js() -> Response {
     script(KB_JS)
 }
 
+async fn care_js() -> Response {
+    script(CARE_JS)
+}
+
 /// Pages a signed-in user may be sent back to after signing in or
 /// switching language (never an arbitrary URL: no open redirect).
 pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
@@ -76,6 +83,7 @@ pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
         "/wallboard" => Some("/wallboard"),
         "/reports" => Some("/reports"),
         "/kb" => Some("/kb"),
+        "/care" => Some("/care"),
         _ => None,
     }
 }
@@ -206,7 +214,7 @@ fn frame(
     script: &str,
 ) -> String {
     let mut nav = String::new();
-    let links: [(&str, &str, bool); 4] = [
+    let links: [(&str, &str, bool); 5] = [
         (
             "/desktop",
             "desktop.title",
@@ -219,6 +227,7 @@ fn frame(
         ),
         ("/reports", "reports.title", user.role.may_read_statistics()),
         ("/kb", "kbadmin.title", user.role.may_edit_knowledge_base()),
+        ("/care", "care.title", may_use_care_page(user.role)),
     ];
     for (href, key, allowed) in links {
         if allowed {
@@ -489,6 +498,165 @@ async fn kb_admin(
         &body,
         &data,
         "/assets/kb.js",
+    ))
+    .into_response();
+    secure(&mut response);
+    Ok(response)
+}
+
+fn may_use_care_page(role: dasan_core::Role) -> bool {
+    role.may_manage_care()
+        || role.may_make_care_calls()
+        || role.may_read_care_reports()
+        || role == dasan_core::Role::Department
+}
+
+/// The care programme's page: the day's calls with their scripts and an
+/// outcome form (agents dial and record), escalations oldest first with
+/// their timers, the roster with enrolment and CSV import, notices, and the
+/// week's figures. Each section shows for the roles its API serves.
+async fn care_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    use dasan_core::Role;
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let (session, user) = match signed_in(&state, &headers, lang, "/care").await? {
+        Ok(found) => found,
+        Err(form) => return Ok(form),
+    };
+    if !may_use_care_page(user.role) {
+        return Ok(forbidden(&state, lang, &user, "/care").await);
+    }
+    let tx = |key: &str| escape(t(lang, key));
+    let role = user.role;
+    let mut body = String::new();
+    if role.may_make_care_calls() {
+        let mut outcomes = String::new();
+        for outcome in dasan_core::care::CareOutcome::ALL {
+            let _ = write!(
+                outcomes,
+                r#"<option value="{v}">{label}</option>"#,
+                v = outcome.as_str(),
+                label = tx(&format!("care.outcome.{}", outcome.as_str()))
+            );
+        }
+        let select = |id: &str, values: &[&str]| {
+            let mut html = format!(r#"<select id="{id}">"#);
+            for v in values {
+                let _ = write!(
+                    html,
+                    r#"<option value="{v}">{}</option>"#,
+                    tx(&format!("care.{id}.{v}"))
+                );
+            }
+            html.push_str("</select>");
+            html
+        };
+        let _ = write!(
+            body,
+            r#"<section class="wide" aria-labelledby="calls-h"><h2 id="calls-h">{calls_h}</h2><form id="day-form"><label for="day">{day}</label><input id="day" type="date"></form><p id="calls-status" role="status"></p><table id="calls"><thead><tr><th scope="col">{time}</th><th scope="col">{senior}</th><th scope="col">{district}</th><th scope="col">{attempt}</th><th scope="col">{status}</th></tr></thead><tbody></tbody></table></section>
+<section aria-labelledby="script-h" id="script" hidden><h2 id="script-h">{script_h}</h2><dl id="script-senior"></dl><h3>{last_calls}</h3><ul id="script-last" class="history"></ul><h3>{notices_h}</h3><ul id="script-notices"></ul><form id="outcome-form" novalidate><label for="outcome">{outcome}</label><select id="outcome">{outcomes}</select><fieldset id="check"><legend>{check}</legend><label for="health">{health}</label>{health_select}<label for="meals">{meals}</label>{meals_select}<label for="mood">{mood}</label>{mood_select}<label><input type="checkbox" id="medical"> {medical}</label><label><input type="checkbox" id="concern"> {concern}</label></fieldset><label for="note">{note}</label><textarea id="note" maxlength="2000"></textarea><p id="outcome-error" role="alert"></p><p id="outcome-status" role="status"></p><button type="submit">{record}</button></form></section>"#,
+            calls_h = tx("care.calls"),
+            day = tx("care.day"),
+            time = tx("care.time"),
+            senior = tx("care.senior"),
+            district = tx("care.district"),
+            attempt = tx("care.attempt"),
+            status = tx("care.status"),
+            script_h = tx("care.script"),
+            last_calls = tx("care.last_calls"),
+            notices_h = tx("care.notices"),
+            outcome = tx("care.outcome"),
+            check = tx("care.check"),
+            health = tx("care.health"),
+            health_select = select("health", &["good", "fair", "unwell", "fell"]),
+            meals = tx("care.meals"),
+            meals_select = select("meals", &["regular", "irregular", "no_food"]),
+            mood = tx("care.mood"),
+            mood_select = select("mood", &["good", "low", "crisis"]),
+            medical = tx("care.medical"),
+            concern = tx("care.concern"),
+            note = tx("care.note"),
+            record = tx("care.record"),
+        );
+    }
+    if role.may_manage_care() || role == Role::Department {
+        let _ = write!(
+            body,
+            r#"<section class="wide" aria-labelledby="esc-h"><h2 id="esc-h">{h}</h2><p class="hint">{hint}</p><p id="esc-status" role="status"></p><table id="escalations"><thead><tr><th scope="col">{opened}</th><th scope="col">{senior}</th><th scope="col">{reasons}</th><th scope="col">{department}</th><th scope="col">{status}</th><th scope="col">{age}</th><th scope="col">{action}</th></tr></thead><tbody></tbody></table></section>"#,
+            h = tx("care.escalations"),
+            hint = tx("care.escalations_hint"),
+            opened = tx("care.opened"),
+            senior = tx("care.senior"),
+            reasons = tx("care.reasons"),
+            department = tx("care.department"),
+            status = tx("care.status"),
+            age = tx("care.age"),
+            action = tx("care.action"),
+        );
+        let _ = write!(
+            body,
+            r#"<section class="wide" aria-labelledby="roster-h"><h2 id="roster-h">{h}</h2><table id="roster"><thead><tr><th scope="col">{name}</th><th scope="col">{district}</th><th scope="col">{per_week}</th><th scope="col">{hours}</th><th scope="col">{consent}</th></tr></thead><tbody></tbody></table></section>"#,
+            h = tx("care.roster"),
+            name = tx("care.name"),
+            district = tx("care.district"),
+            per_week = tx("care.per_week"),
+            hours = tx("care.hours"),
+            consent = tx("care.consent"),
+        );
+    }
+    if role.may_manage_care() {
+        let _ = write!(
+            body,
+            r#"<section aria-labelledby="enrol-h"><h2 id="enrol-h">{h}</h2><form id="enrol-form" novalidate><label for="s-name">{name}</label><input id="s-name" maxlength="50" required><label for="s-phone">{phone}</label><input id="s-phone" type="tel" required><label for="s-district">{district}</label><input id="s-district" maxlength="30" required><label for="s-per-week">{per_week}</label><input id="s-per-week" type="number" min="1" max="7" value="2"><label for="s-days">{days} <span class="hint">{days_hint}</span></label><input id="s-days"><label for="s-hours">{hours} <span class="hint">10:00-12:00</span></label><input id="s-hours"><label for="s-contact">{contact}</label><input id="s-contact" type="tel"><label for="s-notes">{notes}</label><textarea id="s-notes" maxlength="2000"></textarea><label><input type="checkbox" id="s-consent"> {consent_given}</label><p id="enrol-error" role="alert"></p><p id="enrol-status" role="status"></p><button type="submit">{enrol}</button></form><h3 id="import-h">{import_h}</h3><form id="import-form"><label for="import-file">{import_label}</label><input id="import-file" type="file" accept=".csv,text/csv"><p id="import-status" role="status"></p><button type="submit">{import}</button></form></section>
+<section aria-labelledby="notice-h"><h2 id="notice-h">{notice_h}</h2><form id="notice-form" novalidate><label for="n-title">{n_title}</label><input id="n-title" maxlength="100" required><label for="n-body">{n_body}</label><textarea id="n-body" maxlength="2000"></textarea><label for="n-districts">{n_districts}</label><input id="n-districts"><label for="n-from">{n_from}</label><input id="n-from" type="date"><label for="n-to">{n_to}</label><input id="n-to" type="date"><p id="notice-error" role="alert"></p><p id="notice-status" role="status"></p><button type="submit">{post}</button></form><ul id="notices"></ul></section>"#,
+            h = tx("care.enrol"),
+            name = tx("care.name"),
+            phone = tx("care.phone"),
+            district = tx("care.district"),
+            per_week = tx("care.per_week"),
+            days = tx("care.days"),
+            days_hint = tx("care.days_hint"),
+            hours = tx("care.hours"),
+            contact = tx("care.emergency"),
+            notes = tx("care.health_notes"),
+            consent_given = tx("care.consent_given"),
+            enrol = tx("care.enrol_button"),
+            import_h = tx("care.import"),
+            import_label = tx("care.import_label"),
+            import = tx("care.import_button"),
+            notice_h = tx("care.notice_new"),
+            n_title = tx("care.notice_title"),
+            n_body = tx("care.notice_body"),
+            n_districts = tx("care.notice_districts"),
+            n_from = tx("care.valid_from"),
+            n_to = tx("care.valid_to"),
+            post = tx("care.post"),
+        );
+    }
+    if role.may_read_care_reports() {
+        let _ = write!(
+            body,
+            r#"<section class="wide" aria-labelledby="week-h"><h2 id="week-h">{h}</h2><dl id="week"></dl><table id="week-days"><thead><tr><th scope="col">{date}</th><th scope="col">{tries}</th><th scope="col">{reached}</th></tr></thead><tbody></tbody></table></section>"#,
+            h = tx("care.week"),
+            date = tx("care.day"),
+            tries = tx("care.tries"),
+            reached = tx("care.reached"),
+        );
+    }
+    let data = messages(lang, &["care."]);
+    let mut response = Html(frame(
+        state.zone,
+        lang,
+        t(lang, "care.title"),
+        &user,
+        &session,
+        "/care",
+        &body,
+        &data,
+        "/assets/care.js",
     ))
     .into_response();
     secure(&mut response);

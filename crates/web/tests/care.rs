@@ -939,6 +939,67 @@ async fn the_minimal_senior_and_every_refusal() {
         json!("미리 통화")
     );
 
+    // A request for medical counselling becomes a call for an agent with
+    // the medical skill, put on the floor at the next tick.
+    let third = later[2]["id"].as_str().expect("id").to_owned();
+    let reply = p
+        .call(
+            &p.agent,
+            "POST",
+            &format!("/api/v1/care/calls/{third}/outcome"),
+            Some(json!({"outcome":"reached","check":{"needs":["medical_counselling"],"note":"혈압약 문의"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let follow_up = reply.json()["follow_up"].clone();
+    assert_eq!(follow_up["kind"], json!("medical"));
+    // Not before the senior's hours (10:00-17:00).
+    care::tick(&p.state).await.expect("tick");
+    let waiting = p
+        .call(
+            &p.agent,
+            "GET",
+            &format!(
+                "/api/v1/care/calls/{}",
+                follow_up["id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(waiting.json()["call"]["status"], json!("open"));
+    p.clock.set(ts("2026-12-01T10:30:00+09:00"));
+    care::tick(&p.state).await.expect("tick");
+    let medical = p
+        .call(
+            &p.agent,
+            "GET",
+            &format!(
+                "/api/v1/care/calls/{}",
+                follow_up["id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
+    let call = medical.json()["call"].clone();
+    assert_eq!(call["status"], json!("queued"), "{call}");
+    let interaction: uuid::Uuid = call["interaction_id"]
+        .as_str()
+        .expect("on the floor")
+        .parse()
+        .expect("uuid");
+    let on_floor = p.state.floor.interaction(interaction).expect("queued");
+    assert_eq!(on_floor.required_skills, ["medical"]);
+    assert_eq!(on_floor.channel, dasan_core::Channel::CareCall);
+    let script = p
+        .call(
+            &p.agent,
+            "GET",
+            &format!("/api/v1/care/interactions/{interaction}"),
+            None,
+        )
+        .await;
+    assert_eq!(script.json()["call"]["id"], follow_up["id"]);
+
     // Bad input: a clear 4xx each, nothing stored.
     let open_id = later[1]["id"].as_str().expect("id").to_owned();
     let outcome_uri = format!("/api/v1/care/calls/{open_id}/outcome");
@@ -1188,6 +1249,11 @@ async fn the_minimal_senior_and_every_refusal() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        p.state.floor.interaction(interaction).expect("kept").state
+            == dasan_web::floor::InteractionState::Abandoned,
+        "the queued call left the floor"
+    );
     p.clock.set(ts("2026-12-02T09:00:00+09:00"));
     care::tick(&p.state).await.expect("tick");
     for d in 0..14 {
@@ -1207,4 +1273,91 @@ async fn the_minimal_senior_and_every_refusal() {
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+/// GETs a page with a session cookie.
+async fn page(app: &Router, cookie: Option<&str>, uri: &str) -> Reply {
+    let mut request = Request::builder().uri(uri);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_care_page_shows_each_role_its_sections() {
+    use dasan_store::SessionRecord;
+    let p = programme(ts("2026-12-01T09:00:00+09:00"), &[]).await;
+    let mut cookies = BTreeMap::new();
+    for (name, role) in [
+        ("coord", Role::Coordinator),
+        ("agent", Role::Agent),
+        ("super", Role::Supervisor),
+        ("office", Role::Department),
+    ] {
+        let user = dasan_web::session::create_user(&p.store, name, name, role, "a long password")
+            .await
+            .expect("user");
+        p.store
+            .create_session(&SessionRecord {
+                id_hash: auth::hash_secret(name),
+                user_id: user.id,
+                csrf_token: "csrf".into(),
+                expires_at: ts("2099-01-01T00:00:00Z"),
+            })
+            .await
+            .expect("session");
+        cookies.insert(name, format!("dasan_session={name}"));
+    }
+    let sections = |body: &str| -> Vec<&str> {
+        [
+            "id=\"calls\"",
+            "id=\"escalations\"",
+            "id=\"roster\"",
+            "id=\"enrol-form\"",
+            "id=\"week\"",
+        ]
+        .into_iter()
+        .filter(|s| body.contains(s))
+        .collect()
+    };
+    let coordinator = page(&p.app, Some(&cookies["coord"]), "/care").await;
+    assert_eq!(coordinator.status, StatusCode::OK);
+    assert!(coordinator.body.contains(r#"<html lang="ko">"#));
+    assert!(coordinator.body.contains("안부 전화"));
+    assert!(
+        coordinator
+            .body
+            .contains(r#"href="/care" aria-current="page""#)
+    );
+    assert_eq!(sections(&coordinator.body).len(), 5);
+    let agent = page(&p.app, Some(&cookies["agent"]), "/care?lang=en").await;
+    assert!(agent.body.contains("Calls of the day"));
+    assert_eq!(sections(&agent.body), ["id=\"calls\""]);
+    let supervisor = page(&p.app, Some(&cookies["super"]), "/care").await;
+    assert_eq!(sections(&supervisor.body), ["id=\"week\""]);
+    let office = page(&p.app, Some(&cookies["office"]), "/care").await;
+    assert_eq!(
+        sections(&office.body),
+        ["id=\"escalations\"", "id=\"roster\""]
+    );
+    let anonymous = page(&p.app, None, "/care").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let script = page(&p.app, None, "/assets/care.js").await;
+    assert!(script.body.contains("/api/v1/care/escalations"));
 }

@@ -916,14 +916,12 @@ async fn exit_senior(
     senior.updated_at = now.millis();
     let mut updates = cancel_from(&state, &id, date, "exited").await?;
     updates.insert(0, (senior_record(&senior)?, version));
-    commit(
-        &state,
-        &CareWrite {
-            updates,
-            inserts: Vec::new(),
-        },
-    )
-    .await?;
+    let write = CareWrite {
+        updates,
+        inserts: Vec::new(),
+    };
+    commit(&state, &write).await?;
+    super::withdraw_from_floor(&state, &write.updates);
     audit(&state, &caller, "care.senior.exit", id).await?;
     Ok(Json(senior_view(&senior)))
 }

@@ -977,6 +977,7 @@ pub(crate) async fn record_outcome(
     };
 
     commit(state, &write).await?;
+    withdraw_from_floor(state, &write.updates);
     if let Some(escalation) = &escalation {
         notify_contacts(state, escalation, &senior).await;
     }
@@ -1013,6 +1014,21 @@ pub(crate) async fn cancel_from(
         }
     }
     Ok(updates)
+}
+
+/// Takes cancelled calls' interactions off the floor (after the commit).
+pub(crate) fn withdraw_from_floor(state: &AppState, records: &[(CareRecord, i64)]) {
+    for (record, _) in records {
+        if record.kind != CareKind::Call || record.status != "cancelled" {
+            continue;
+        }
+        if let Ok(call) = parse::<Call>(record)
+            && let Some(interaction) = call.interaction_id
+            && state.floor.interaction(interaction).is_some()
+        {
+            let _ = state.floor.abandon(interaction);
+        }
+    }
 }
 
 /// Texts the senior's emergency contacts about an escalation (once each:
