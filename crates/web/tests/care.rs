@@ -742,6 +742,7 @@ async fn a_simulated_week_of_300_seniors() {
             .await
             .expect("messages");
         assert_eq!(texts.len(), 1, "one text per escalation");
+        assert_eq!(escalation["contacts_notified"], json!(1));
         assert!(texts[0].body.contains(&format!("어르신{i}")));
     }
 

@@ -240,6 +240,10 @@ pub struct Call {
     /// This try opened an escalation (a run of failures counts from here).
     #[serde(default)]
     pub escalated: bool,
+    /// The senior's tries in the order they were recorded (two recorded in
+    /// the same millisecond keep their order).
+    #[serde(default)]
+    pub done_order: u32,
 }
 
 /// An escalation to a department.
@@ -497,6 +501,7 @@ pub(crate) fn planned_calls(
                 interaction_id: None,
                 notices: Vec::new(),
                 escalated: false,
+                done_order: 0,
             });
         }
         monday += Duration::days(7);
@@ -804,14 +809,17 @@ pub(crate) async fn record_outcome(
     let today = now.local_date(zone);
     let policy = state.care.policy;
 
+    // The recent tries are enough for a run of failures and today's count.
     let earlier = {
         let mut query = CareQuery::all(CareKind::Call);
         query.owner = Some(senior.id.clone());
         query.statuses = vec!["done".into()];
+        query.descending = true;
+        query.limit = 50;
         list::<Call>(state, &query).await?
     };
     let mut done: Vec<&Call> = earlier.iter().map(|(c, _)| c).collect();
-    done.sort_by_key(|c| c.done_at.unwrap_or(0));
+    done.sort_by_key(|c| (c.done_at.unwrap_or(0), c.done_order));
     let failures = 1 + done
         .iter()
         .rev()
@@ -832,6 +840,7 @@ pub(crate) async fn record_outcome(
     call.note = note;
     call.agent = Some(actor.to_owned());
     call.done_at = Some(now.millis());
+    call.done_order = done.iter().map(|c| c.done_order).max().unwrap_or(0) + 1;
     if outcome == CareOutcome::Reached {
         let due: Vec<String> = notices_for(state, &senior, today)
             .await?
@@ -875,6 +884,7 @@ pub(crate) async fn record_outcome(
                 interaction_id: None,
                 notices: Vec::new(),
                 escalated: false,
+                done_order: 0,
             };
             write.inserts.push(call_record(&next)?);
             retry = Some(next);
@@ -904,6 +914,7 @@ pub(crate) async fn record_outcome(
                         interaction_id: None,
                         notices: Vec::new(),
                         escalated: false,
+                        done_order: 0,
                     };
                     write.inserts.push(call_record(&next)?);
                     follow_up = Some(next);
@@ -968,7 +979,16 @@ pub(crate) async fn record_outcome(
                 by: actor.to_owned(),
                 note: String::new(),
             }],
-            contacts_notified: 0,
+            // Texted after the commit (see `notify_contacts`).
+            contacts_notified: if outcome == CareOutcome::Deceased {
+                0
+            } else {
+                senior
+                    .emergency_contacts
+                    .iter()
+                    .filter(|c| PhoneNumber::parse(&c.phone).is_ok())
+                    .count() as u32
+            },
         };
         let (escalation, mut extra) = webhook::dispatch(state, escalation, &senior, now).await?;
         write.inserts.push(escalation_record(&escalation)?);
