@@ -202,6 +202,31 @@ pub struct Senior {
     pub updated_at: i64,
 }
 
+impl Call {
+    /// A call not yet made (the caller sets who, when and which try).
+    fn open() -> Call {
+        Call {
+            id: String::new(),
+            senior_id: String::new(),
+            due_at: 0,
+            day: NaiveDate::default(),
+            attempt: 1,
+            retry_of: None,
+            kind: "planned".into(),
+            status: "open".into(),
+            outcome: None,
+            check: None,
+            note: String::new(),
+            agent: None,
+            done_at: None,
+            interaction_id: None,
+            notices: Vec::new(),
+            escalated: false,
+            done_order: 0,
+        }
+    }
+}
+
 impl Senior {
     fn active_on(&self, day: NaiveDate) -> bool {
         day >= self.enrolled_on && self.exited_on.is_none_or(|exit| day < exit)
@@ -492,16 +517,7 @@ pub(crate) fn planned_calls(
                 attempt: 1,
                 retry_of: None,
                 kind: "planned".into(),
-                status: "open".into(),
-                outcome: None,
-                check: None,
-                note: String::new(),
-                agent: None,
-                done_at: None,
-                interaction_id: None,
-                notices: Vec::new(),
-                escalated: false,
-                done_order: 0,
+                ..Call::open()
             });
         }
         monday += Duration::days(7);
@@ -875,16 +891,7 @@ pub(crate) async fn record_outcome(
                 attempt: call.attempt + 1,
                 retry_of: Some(call.id.clone()),
                 kind: "retry".into(),
-                status: "open".into(),
-                outcome: None,
-                check: None,
-                note: String::new(),
-                agent: None,
-                done_at: None,
-                interaction_id: None,
-                notices: Vec::new(),
-                escalated: false,
-                done_order: 0,
+                ..Call::open()
             };
             write.inserts.push(call_record(&next)?);
             retry = Some(next);
@@ -905,16 +912,7 @@ pub(crate) async fn record_outcome(
                         attempt: 1,
                         retry_of: None,
                         kind: "medical".into(),
-                        status: "open".into(),
-                        outcome: None,
-                        check: None,
-                        note: String::new(),
-                        agent: None,
-                        done_at: None,
-                        interaction_id: None,
-                        notices: Vec::new(),
-                        escalated: false,
-                        done_order: 0,
+                        ..Call::open()
                     };
                     write.inserts.push(call_record(&next)?);
                     follow_up = Some(next);
