@@ -162,8 +162,24 @@ fn the_demo_serves_a_seeded_center_with_a_working_token() {
         Some(&token),
         None,
     );
+    // The demo's care programme: sixty seniors with today's calls planned.
+    let mut seniors = 0;
+    for _ in 0..100 {
+        if let Ok((200, body)) = http(address, "GET", "/api/v1/care/seniors", Some(&token), None) {
+            let roster: Value = serde_json::from_str(&body).expect("json");
+            seniors = roster["seniors"].as_array().map_or(0, Vec::len);
+            if seniors == 60 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let due = http(address, "GET", "/api/v1/care/due", Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(seniors, 60, "the demo roster");
+    let (status, body) = due.expect("due answered");
+    assert_eq!(status, 200, "{body}");
     assert!(offered > 0, "no demo contact reached the floor in 30 s");
     let (status, body) = search.expect("search answered");
     assert_eq!(status, 200, "{body}");

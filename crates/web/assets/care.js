@@ -4,8 +4,13 @@
 // figures. Each section is on the page only for the roles that may use it.
 "use strict";
 (function () {
-  const messages = JSON.parse(document.getElementById("messages").textContent);
-  const t = (key) => messages[key] || key;
+  // Read on first use: on the desktop this script loads before the page's
+  // message data.
+  let messages = null;
+  const t = (key) => {
+    if (!messages) messages = JSON.parse(document.getElementById("messages").textContent);
+    return messages[key] || key;
+  };
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const lang = document.documentElement.lang;
@@ -85,11 +90,11 @@
     }
   }
 
-  async function openCall(id) {
-    const data = await api("GET", "/api/v1/care/calls/" + encodeURIComponent(id));
-    current = data.call;
+  // The script and outcome form; `p` prefixes the element ids (the
+  // desktop's copy uses "care-").
+  function renderScript(data, p) {
     const senior = data.senior;
-    const dl = $("script-senior");
+    const dl = $(p + "script-senior");
     dl.replaceChildren();
     const pairs = [
       ["care.name", senior.name],
@@ -106,7 +111,7 @@
       text(dd, value);
       dl.append(dt, dd);
     }
-    const last = $("script-last");
+    const last = $(p + "script-last");
     last.replaceChildren();
     for (const c of data.last_calls) {
       const li = document.createElement("li");
@@ -114,51 +119,73 @@
       text(li, when(c.done_at) + " · " + t("care.outcome." + c.outcome) + (note ? " · " + note : ""));
       last.append(li);
     }
-    const notices = $("script-notices");
+    const notices = $(p + "script-notices");
     notices.replaceChildren();
     for (const n of data.notices) {
       const li = document.createElement("li");
       text(li, n.title + ": " + n.body);
       notices.append(li);
     }
-    text($("outcome-error"), "");
-    text($("outcome-status"), "");
+    $(p + "outcome-form").reset();
+    syncCheck(p);
+    text($(p + "outcome-error"), "");
+    text($(p + "outcome-status"), "");
+  }
+
+  function syncCheck(p) {
+    $(p + "check").disabled = $(p + "outcome").value !== "reached";
+  }
+
+  function outcomeBody(p) {
+    const outcome = $(p + "outcome").value;
+    const body = { outcome, note: $(p + "note").value };
+    if (outcome === "reached") {
+      body.check = {
+        health: $(p + "health").value,
+        meals: $(p + "meals").value,
+        mood: $(p + "mood").value,
+        needs: $(p + "medical").checked ? ["medical_counselling"] : [],
+        concern: $(p + "concern").checked,
+        note: $(p + "note").value,
+      };
+      body.note = "";
+    }
+    return body;
+  }
+
+  // Records the outcome of call `id` from the form prefixed `p`.
+  async function record(id, p) {
+    try {
+      const data = await api("POST", "/api/v1/care/calls/" + encodeURIComponent(id) + "/outcome", outcomeBody(p));
+      text($(p + "outcome-status"), data.escalation ? t("care.escalated") : t("care.recorded"));
+      text($(p + "outcome-error"), "");
+      $(p + "outcome-form").reset();
+      syncCheck(p);
+      return data;
+    } catch (e) {
+      text($(p + "outcome-error"), e.message);
+      return null;
+    }
+  }
+
+  window.dasanCare = { renderScript, syncCheck, record, api };
+
+  async function openCall(id) {
+    const data = await api("GET", "/api/v1/care/calls/" + encodeURIComponent(id));
+    current = data.call;
+    renderScript(data, "");
     $("script").hidden = false;
     $("script-h").tabIndex = -1;
     $("script-h").focus();
   }
 
-  function syncCheck() {
-    $("check").disabled = $("outcome").value !== "reached";
-  }
-
   async function recordOutcome(event) {
     event.preventDefault();
     if (!current) return;
-    const outcome = $("outcome").value;
-    const body = { outcome, note: $("note").value };
-    if (outcome === "reached") {
-      body.check = {
-        health: $("health").value,
-        meals: $("meals").value,
-        mood: $("mood").value,
-        needs: $("medical").checked ? ["medical_counselling"] : [],
-        concern: $("concern").checked,
-        note: $("note").value,
-      };
-      body.note = "";
-    }
-    try {
-      const data = await api("POST", "/api/v1/care/calls/" + encodeURIComponent(current.id) + "/outcome", body);
-      text($("outcome-status"), data.escalation ? t("care.escalated") : t("care.recorded"));
-      text($("outcome-error"), "");
+    if (await record(current.id, "")) {
       current = null;
-      $("outcome-form").reset();
-      syncCheck();
       loadCalls();
       if ($("escalations")) loadEscalations();
-    } catch (e) {
-      text($("outcome-error"), e.message);
     }
   }
 
@@ -323,9 +350,9 @@
   if ($("calls")) {
     $("day").value = today();
     $("day").addEventListener("change", loadCalls);
-    $("outcome").addEventListener("change", syncCheck);
+    $("outcome").addEventListener("change", () => syncCheck(""));
     $("outcome-form").addEventListener("submit", recordOutcome);
-    syncCheck();
+    syncCheck("");
     loadCalls();
   }
   if ($("escalations")) loadEscalations();

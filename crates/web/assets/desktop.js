@@ -20,6 +20,8 @@
   // Which open contact the agent looks at (text agents hold several).
   let activeId = null;
   let threadShown = { id: null, version: -1 };
+  // The care call behind the contact in hand (channel care_call).
+  let careCall = null;
   const textChannels = ["sms", "mms", "web", "open311"];
 
   function text(el, value) {
@@ -143,7 +145,14 @@
         const isText = textChannels.includes(contact.channel);
         $("thread").hidden = !isText;
         threadShown = { id: null, version: -1 };
-        (isText ? $("reply") : $("category")).focus();
+        // A care call is recorded through its script's outcome form,
+        // which also completes the contact.
+        const isCare = contact.channel === "care_call" && !!window.dasanCare;
+        $("care-panel").hidden = !isCare;
+        $("consultation-form").hidden = isCare;
+        careCall = null;
+        if (isCare) loadCareScript(contact.id);
+        else (isText ? $("reply") : $("category")).focus();
       }
       if (textChannels.includes(contact.channel) &&
           (threadShown.id !== contact.id || threadShown.version !== contact.thread_version)) {
@@ -469,6 +478,30 @@
       $("submit").disabled = false;
     }
   });
+
+  async function loadCareScript(interactionId) {
+    try {
+      const data = await window.dasanCare.api("GET", "/api/v1/care/interactions/" + interactionId);
+      if (contactShown !== interactionId) return;
+      careCall = data.call.id;
+      window.dasanCare.renderScript(data, "care-");
+      $("care-outcome").focus();
+    } catch (e) {
+      text($("care-outcome-error"), t("desktop.error") + " " + e.message);
+    }
+  }
+
+  if ($("care-panel")) {
+    $("care-outcome").addEventListener("change", () => window.dasanCare.syncCheck("care-"));
+    $("care-outcome-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!careCall) return;
+      $("care-record").disabled = true;
+      const done = await window.dasanCare.record(careCall, "care-");
+      $("care-record").disabled = false;
+      if (done) status(t("desktop.saved"));
+    });
+  }
 
   async function answer(accept) {
     if (!screen || !screen.offer) return;

@@ -313,10 +313,10 @@ async fn desktop(
     let body = format!(
         r#"<section aria-labelledby="presence-h"><h2 id="presence-h">{presence_h}</h2><p class="presence">{presence_now} <strong id="presence" aria-live="polite">…</strong> <span id="presence-since" class="hint"></span></p><div role="group" aria-label="{presence_h}"><button type="button" id="go-available" data-presence="available">{available} (F2)</button><button type="button" id="go-break" data-presence="break">{break_} (F3)</button><button type="button" id="go-offline" data-presence="offline">{offline}</button></div><p class="hint"><span id="connection"></span></p><p id="live-status" role="status"></p></section>
 <section id="offer" class="offer" hidden aria-labelledby="offer-h"><h2 id="offer-h">{offer_h}</h2><dl id="offer-details"></dl><p>{remaining} <span id="offer-countdown" class="timer" role="timer" aria-live="off">0</span> {seconds}</p><button type="button" id="accept">{accept} (Enter)</button><button type="button" id="decline">{decline} (Esc)</button></section>
-<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
+<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><div id="care-panel" hidden><h3 id="care-panel-h">{care_h}</h3>{care_script}</div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
 <section id="wrapup" hidden aria-labelledby="wrapup-h"><h2 id="wrapup-h">{wrapup_h}</h2><p>{wrapup_text}</p><button type="button" id="ready">{ready} (F2)</button></section>
 <aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" maxlength="1000" autocomplete="off" aria-describedby="kb-note" aria-controls="kb-results"><p id="kb-note" class="hint">{kb_note}</p></form><h3 id="kb-list-h" aria-live="polite"></h3><ol id="kb-results" class="kb-results" aria-labelledby="kb-list-h"></ol><article id="kb-article" hidden aria-labelledby="kb-article-h"><h3 id="kb-article-h"></h3><p id="kb-article-meta" class="hint"></p><div id="kb-article-body" class="kb-body"></div><button type="button" id="kb-back">{kb_back}</button></article></aside>
-<section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section>"#,
+<section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section><script src="/assets/care.js"></script>"#,
         presence_h = tx("desktop.presence"),
         presence_now = tx("desktop.presence_now"),
         available = tx("presence.go_available"),
@@ -350,10 +350,13 @@ async fn desktop(
         kb_note = tx("desktop.kb_note"),
         keys_h = tx("desktop.keys"),
         keys = tx("desktop.keys_text"),
+        care_h = tx("care.script"),
+        care_script = care_script(lang, "care-"),
     );
     let data = messages(
         lang,
         &[
+            "care.",
             "desktop.",
             "presence.",
             "channel.",
@@ -533,31 +536,10 @@ async fn care_page(
     let role = user.role;
     let mut body = String::new();
     if role.may_make_care_calls() {
-        let mut outcomes = String::new();
-        for outcome in dasan_core::care::CareOutcome::ALL {
-            let _ = write!(
-                outcomes,
-                r#"<option value="{v}">{label}</option>"#,
-                v = outcome.as_str(),
-                label = tx(&format!("care.outcome.{}", outcome.as_str()))
-            );
-        }
-        let select = |id: &str, values: &[&str]| {
-            let mut html = format!(r#"<select id="{id}">"#);
-            for v in values {
-                let _ = write!(
-                    html,
-                    r#"<option value="{v}">{}</option>"#,
-                    tx(&format!("care.{id}.{v}"))
-                );
-            }
-            html.push_str("</select>");
-            html
-        };
         let _ = write!(
             body,
             r#"<section class="wide" aria-labelledby="calls-h"><h2 id="calls-h">{calls_h}</h2><form id="day-form"><label for="day">{day}</label><input id="day" type="date"></form><p id="calls-status" role="status"></p><table id="calls"><thead><tr><th scope="col">{time}</th><th scope="col">{senior}</th><th scope="col">{district}</th><th scope="col">{attempt}</th><th scope="col">{status}</th></tr></thead><tbody></tbody></table></section>
-<section aria-labelledby="script-h" id="script" hidden><h2 id="script-h">{script_h}</h2><dl id="script-senior"></dl><h3>{last_calls}</h3><ul id="script-last" class="history"></ul><h3>{notices_h}</h3><ul id="script-notices"></ul><form id="outcome-form" novalidate><label for="outcome">{outcome}</label><select id="outcome">{outcomes}</select><fieldset id="check"><legend>{check}</legend><label for="health">{health}</label>{health_select}<label for="meals">{meals}</label>{meals_select}<label for="mood">{mood}</label>{mood_select}<label><input type="checkbox" id="medical"> {medical}</label><label><input type="checkbox" id="concern"> {concern}</label></fieldset><label for="note">{note}</label><textarea id="note" maxlength="2000"></textarea><p id="outcome-error" role="alert"></p><p id="outcome-status" role="status"></p><button type="submit">{record}</button></form></section>"#,
+<section aria-labelledby="script-h" id="script" hidden><h2 id="script-h">{script_h}</h2>{script}</section>"#,
             calls_h = tx("care.calls"),
             day = tx("care.day"),
             time = tx("care.time"),
@@ -566,20 +548,7 @@ async fn care_page(
             attempt = tx("care.attempt"),
             status = tx("care.status"),
             script_h = tx("care.script"),
-            last_calls = tx("care.last_calls"),
-            notices_h = tx("care.notices"),
-            outcome = tx("care.outcome"),
-            check = tx("care.check"),
-            health = tx("care.health"),
-            health_select = select("health", &["good", "fair", "unwell", "fell"]),
-            meals = tx("care.meals"),
-            meals_select = select("meals", &["regular", "irregular", "no_food"]),
-            mood = tx("care.mood"),
-            mood_select = select("mood", &["good", "low", "crisis"]),
-            medical = tx("care.medical"),
-            concern = tx("care.concern"),
-            note = tx("care.note"),
-            record = tx("care.record"),
+            script = care_script(lang, ""),
         );
     }
     if role.may_manage_care() || role == Role::Department {
@@ -661,4 +630,49 @@ async fn care_page(
     .into_response();
     secure(&mut response);
     Ok(response)
+}
+
+/// A care call's script (the senior, the last calls, the notices) and its
+/// outcome form, for the care page and (ids prefixed) the agent desktop;
+/// `assets/care.js` fills and reads it.
+fn care_script(lang: Lang, p: &str) -> String {
+    let tx = |key: &str| escape(t(lang, key));
+    let mut outcomes = String::new();
+    for outcome in dasan_core::care::CareOutcome::ALL {
+        let _ = write!(
+            outcomes,
+            r#"<option value="{v}">{label}</option>"#,
+            v = outcome.as_str(),
+            label = tx(&format!("care.outcome.{}", outcome.as_str()))
+        );
+    }
+    let select = |field: &str, values: &[&str]| {
+        let mut html = format!(r#"<select id="{p}{field}">"#);
+        for v in values {
+            let _ = write!(
+                html,
+                r#"<option value="{v}">{}</option>"#,
+                tx(&format!("care.{field}.{v}"))
+            );
+        }
+        html.push_str("</select>");
+        html
+    };
+    format!(
+        r#"<dl id="{p}script-senior"></dl><h3>{last_calls}</h3><ul id="{p}script-last" class="history"></ul><h3>{notices_h}</h3><ul id="{p}script-notices"></ul><form id="{p}outcome-form" novalidate><label for="{p}outcome">{outcome}</label><select id="{p}outcome">{outcomes}</select><fieldset id="{p}check"><legend>{check}</legend><label for="{p}health">{health}</label>{health_select}<label for="{p}meals">{meals}</label>{meals_select}<label for="{p}mood">{mood}</label>{mood_select}<label><input type="checkbox" id="{p}medical"> {medical}</label><label><input type="checkbox" id="{p}concern"> {concern}</label></fieldset><label for="{p}note">{note}</label><textarea id="{p}note" maxlength="2000"></textarea><p id="{p}outcome-error" role="alert"></p><p id="{p}outcome-status" role="status"></p><button type="submit" id="{p}record">{record}</button></form>"#,
+        last_calls = tx("care.last_calls"),
+        notices_h = tx("care.notices"),
+        outcome = tx("care.outcome"),
+        check = tx("care.check"),
+        health = tx("care.health"),
+        health_select = select("health", &["good", "fair", "unwell", "fell"]),
+        meals = tx("care.meals"),
+        meals_select = select("meals", &["regular", "irregular", "no_food"]),
+        mood = tx("care.mood"),
+        mood_select = select("mood", &["good", "low", "crisis"]),
+        medical = tx("care.medical"),
+        concern = tx("care.concern"),
+        note = tx("care.note"),
+        record = tx("care.record"),
+    )
 }

@@ -921,3 +921,157 @@ fn a_supervisor_writes_an_article_and_an_agent_finds_it_from_the_desktop_in_chro
             .contains("권한")
     );
 }
+
+#[test]
+fn a_coordinator_enrols_a_senior_and_an_agent_makes_the_care_call_in_chromium() {
+    use dasan_store::care::{CareKind, CareQuery};
+    let have = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("chromedriver") || !std::path::Path::new("/usr/bin/chromium").exists() {
+        return missing("chromium or chromedriver");
+    }
+    let Some(axe) = axe_source() else {
+        return missing("axe-core");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let at = |text: &str| dasan_core::Timestamp::parse_rfc3339(text).expect("time");
+    let clock = dasan_web::care::Clock::manual(at("2026-12-01T09:00:00+09:00"));
+    let (address, state, store, _stop) = runtime.block_on(async {
+        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+            .await
+            .expect("store");
+        create_user(
+            &store,
+            "park",
+            "박조정",
+            Role::Coordinator,
+            "correct horse 3",
+        )
+        .await
+        .expect("coordinator");
+        create_user(&store, "lee", "이상담", Role::Agent, "battery staple 2")
+            .await
+            .expect("agent");
+        let config = dasan_web::care::CareConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let state = AppState::load(store.clone(), SEOUL)
+            .await
+            .expect("state")
+            .with_care(config, false);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(dasan_web::serve(listener, state.clone(), async {
+            let _ = stopped.await;
+        }));
+        (address, state, store, stop)
+    });
+    let base = format!("http://{address}");
+
+    // The coordinator enrols a senior on the care page (called every day).
+    let coordinator_profile = tempfile::tempdir().expect("profile");
+    let coordinator = start_driver(coordinator_profile.path());
+    coordinator.sign_in_at(&format!("{base}/care"), "park", "correct horse 3");
+    coordinator.wait_until("the care page", "!!document.getElementById('enrol-form')");
+    let violations = coordinator.serious_violations(&axe);
+    assert!(violations.is_empty(), "care page: {violations:?}");
+    for (id, value) in [
+        ("#s-name", "김복순"),
+        ("#s-phone", "010-2468-1357"),
+        ("#s-district", "마포구"),
+        ("#s-hours", "10:00-17:00"),
+        ("#s-notes", "고혈압 약 복용"),
+    ] {
+        let field = coordinator.find(id);
+        coordinator.type_into(&field, value);
+    }
+    coordinator.eval("(document.getElementById('s-per-week').value = '7')");
+    coordinator.eval("(document.getElementById('s-consent').checked = true)");
+    let enrol = coordinator.find("#enrol-form button[type=submit]");
+    coordinator.cmd("POST", &format!("/element/{enrol}/click"), Some(json!({})));
+    coordinator.wait_until(
+        "the senior on the roster",
+        "document.querySelector('#roster tbody td')?.textContent === '김복순'",
+    );
+    coordinator.screenshot("care-roster.png");
+
+    // The agent is available; the afternoon's call reaches the desktop.
+    let agent_profile = tempfile::tempdir().expect("profile");
+    let agent = start_driver(agent_profile.path());
+    agent.sign_in_at(&format!("{base}/desktop"), "lee", "battery staple 2");
+    agent.wait_until(
+        "the desktop's first event",
+        "document.body.dataset.live === 'connected'",
+    );
+    agent.press(F2);
+    agent.wait_until(
+        "available",
+        "document.getElementById('presence').textContent === '상담 대기'",
+    );
+    clock.set(at("2026-12-01T16:40:00+09:00"));
+    runtime
+        .block_on(dasan_web::care::tick(&state))
+        .expect("tick");
+    agent.wait_until("the offer", "!document.getElementById('offer').hidden");
+    agent.press(ENTER);
+    agent.wait_until(
+        "the care script",
+        "!document.getElementById('care-panel').hidden && document.getElementById('care-script-senior').innerText.includes('고혈압 약 복용')",
+    );
+    assert_eq!(
+        agent.eval("document.getElementById('consultation-form').hidden"),
+        json!(true)
+    );
+    assert_eq!(agent.focused_id(), json!("care-outcome"));
+    let violations = agent.serious_violations(&axe);
+    assert!(
+        violations.is_empty(),
+        "desktop with a care call: {violations:?}"
+    );
+    agent.eval("(document.getElementById('care-health').value = 'fell')");
+    let note = agent.find("#care-note");
+    agent.type_into(&note, "어제 넘어지셨다고 함");
+    agent.screenshot("desktop-care-call.png");
+    let record = agent.find("#care-record");
+    agent.cmd("POST", &format!("/element/{record}/click"), Some(json!({})));
+    agent.wait_until("wrap-up", "!document.getElementById('wrapup').hidden");
+
+    // The fall opened an escalation; the call is a care_call consultation.
+    let (escalations, consultations) = runtime.block_on(async {
+        let escalations = store
+            .care_list(&CareQuery::all(CareKind::Escalation))
+            .await
+            .expect("escalations");
+        let consultations = store
+            .list_consultations(&Default::default(), None, 10)
+            .await
+            .expect("consultations");
+        (escalations, consultations)
+    });
+    assert_eq!(escalations.len(), 1);
+    assert!(escalations[0].body.contains("\"fell\""));
+    assert_eq!(consultations.items.len(), 1);
+    assert_eq!(
+        consultations.items[0].record.channel,
+        dasan_core::Channel::CareCall
+    );
+    assert!(
+        consultations.items[0]
+            .record
+            .summary
+            .contains("넘어지셨다고")
+    );
+}

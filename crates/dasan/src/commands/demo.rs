@@ -134,6 +134,7 @@ async fn run_demo(
         ("admin", "관리자", Role::Admin),
         ("supervisor", "김감독", Role::Supervisor),
         ("agent", "이상담", Role::Agent),
+        ("coordinator", "박조정", Role::Coordinator),
     ] {
         let password = dasan_web::session::demo_account(&store, username, name, role)
             .await
@@ -144,6 +145,14 @@ async fn run_demo(
     drop(store);
     let where_data = format!("{:?}", settings.db);
     super::serve::serve(&settings, move |address, state| {
+        let care = state.clone();
+        tokio::spawn(async move {
+            match dasan_web::care::api::seed_demo(&care).await {
+                Ok(0) => {}
+                Ok(n) => eprintln!("dasan demo: {n} seniors enrolled in the care-call programme"),
+                Err(error) => eprintln!("dasan demo: the care roster was not seeded: {}", error.message),
+            }
+        });
         if traffic_seconds > 0 {
             tokio::spawn(demo_traffic(state.clone(), traffic_seconds));
         }

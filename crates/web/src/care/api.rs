@@ -1094,7 +1094,14 @@ async fn finish_on_floor(state: &AppState, caller: &Caller, interaction: uuid::U
                 return;
             };
             let outcome = call.outcome.map(CareOutcome::as_str).unwrap_or("");
-            let summary: String = format!("안부 전화 ({outcome}) {}", call.note)
+            // A reached call's words are in its check.
+            let note = call
+                .check
+                .as_ref()
+                .map(|c| c.note.as_str())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(&call.note);
+            let summary: String = format!("안부 전화 ({outcome}) {note}")
                 .trim()
                 .chars()
                 .take(4_000)
@@ -1389,4 +1396,129 @@ async fn report(
         .week
         .unwrap_or_else(|| state.care.now().local_date(state.zone));
     Ok(Json(super::week_report(&state, day).await?))
+}
+
+/// The demo center's programme: the district offices and health centers of
+/// three districts (no webhooks: their members read cases in Dasan), sixty
+/// enrolled seniors with their hours and contacts, and a notice. Does
+/// nothing when a roster exists. Answers how many seniors were enrolled.
+pub async fn seed_demo(state: &AppState) -> Result<usize, ApiError> {
+    if !active_seniors(state).await?.is_empty() {
+        return Ok(0);
+    }
+    let now = state.care.now();
+    let today = now.local_date(state.zone);
+    let districts = [
+        ("jongno", "종로구"),
+        ("mapo", "마포구"),
+        ("nowon", "노원구"),
+    ];
+    let mut inserts = Vec::new();
+    for (code, district) in districts {
+        for (prefix, kind, name) in [
+            ("do", "district_office", "구청 복지정책과"),
+            ("hc", "health_center", "보건소"),
+        ] {
+            let id = format!("{prefix}-{code}");
+            let department = Department {
+                id: id.clone(),
+                name: format!("{district} {name}"),
+                kind: kind.into(),
+                district: Some(district.into()),
+                webhook_url: None,
+                webhook_secret: random_secret(),
+                created_at: now.millis(),
+            };
+            inserts.push(record(
+                CareKind::Department,
+                &id,
+                "",
+                "active",
+                now.millis(),
+                &department,
+            )?);
+        }
+    }
+    commit(
+        state,
+        &CareWrite {
+            updates: Vec::new(),
+            inserts,
+        },
+    )
+    .await?;
+    let all = departments(state).await?;
+    let demo = Caller {
+        id: uuid::Uuid::nil(),
+        kind: "user",
+        role: dasan_core::Role::Coordinator,
+        name: "demo".into(),
+        session: None,
+    };
+    let family = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
+    let given = [
+        "순자", "영수", "말순", "복례", "정호", "옥분", "춘자", "병철", "금순", "만수",
+    ];
+    let hours = ["09:00-12:00", "10:00-17:00", "14:00-18:00"];
+    let mut seniors = Vec::new();
+    for i in 0..60usize {
+        let (_, district) = districts[i % 3];
+        let input = SeniorInput {
+            name: format!("{}{}", family[i % 10], given[(i / 10 + i) % 10]),
+            phone: format!("010-9{:03}-{:04}", i, 1000 + i * 37),
+            district: district.into(),
+            calls_per_week: 2 + (i % 2) as u8,
+            birth_year: Some(1930 + (i % 20) as u16),
+            living_situation: Some("홀로 거주".into()),
+            emergency_contacts: vec![ContactInput {
+                name: "보호자".into(),
+                phone: format!("010-8{:03}-{:04}", i, 2000 + i * 41),
+                relation: Some("자녀".into()),
+            }],
+            district_office: None,
+            health_center: None,
+            days: (i % 4 == 0).then(|| json!("mon,wed,fri")),
+            hours: Some(hours[i % 3].into()),
+            health_notes: Some(
+                if i % 5 == 0 {
+                    "고혈압 약 복용"
+                } else {
+                    ""
+                }
+                .into(),
+            ),
+            consent_date: Some(today),
+            enrolled_on: Some(today),
+        };
+        seniors.push(senior_from(&demo, input, &all, today).await?);
+    }
+    let (kept, _) = enrol(state, seniors).await?;
+    let notice = Notice {
+        id: uuid::Uuid::now_v7().to_string(),
+        title: "겨울철 한파 대비".into(),
+        body: "외출 시 따뜻하게 입으시고, 보일러 점검은 구청에서 무료로 해 드립니다.".into(),
+        districts: Vec::new(),
+        departments: Vec::new(),
+        valid_from: today,
+        valid_to: today + Duration::days(30),
+        created_by: "demo".into(),
+        created_at: now.millis(),
+    };
+    let at = super::local_millis(state.zone, today, 0);
+    commit(
+        state,
+        &CareWrite {
+            updates: Vec::new(),
+            inserts: vec![record(
+                CareKind::Notice,
+                &notice.id,
+                "",
+                "active",
+                at,
+                &notice,
+            )?],
+        },
+    )
+    .await?;
+    Ok(kept.len())
 }

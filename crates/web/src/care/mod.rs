@@ -16,7 +16,7 @@
 //! emergency contacts are texted. Everything runs on the [`Clock`] in
 //! [`CareConfig`], so tests drive whole weeks with an injected clock.
 
-pub(crate) mod api;
+pub mod api;
 mod csv;
 pub mod webhook;
 
