@@ -235,12 +235,64 @@
     body.replaceChildren();
     for (const s of data.seniors) {
       const row = document.createElement("tr");
-      cell(row, s.name);
+      if ($("enrol-form")) {
+        const edit = document.createElement("button");
+        edit.type = "button";
+        text(edit, s.name);
+        edit.addEventListener("click", () => editSenior(s));
+        cell(row, edit);
+      } else {
+        cell(row, s.name);
+      }
       cell(row, s.district);
       cell(row, s.calls_per_week);
       cell(row, s.hours);
       cell(row, s.consent ? s.consent.date : "—");
       body.append(row);
+    }
+  }
+
+  // The senior being edited in the enrolment form (null: a new one).
+  let editing = null;
+  const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+  function editSenior(s) {
+    editing = s;
+    $("s-name").value = s.name;
+    $("s-phone").value = s.phone;
+    $("s-district").value = s.district;
+    $("s-per-week").value = s.calls_per_week;
+    $("s-days").value = (s.days || []).map((d) => WEEKDAYS[d]).join(",");
+    $("s-hours").value = s.hours;
+    $("s-contact").value = s.emergency_contacts.length ? s.emergency_contacts[0].phone : "";
+    $("s-notes").value = s.health_notes;
+    $("s-consent").checked = false;
+    $("s-new").hidden = false;
+    $("s-exit-box").hidden = false;
+    text($("enrol-h"), t("care.editing") + ": " + s.name);
+    text($("enrol-status"), "");
+    $("s-name").focus();
+  }
+
+  function stopEditing() {
+    editing = null;
+    $("enrol-form").reset();
+    $("s-new").hidden = true;
+    $("s-exit-box").hidden = true;
+    text($("enrol-h"), t("care.enrol"));
+  }
+
+  async function exitSenior() {
+    if (!editing) return;
+    try {
+      await api("POST", "/api/v1/care/seniors/" + encodeURIComponent(editing.id) + "/exit", {
+        reason: $("s-exit-reason").value,
+      });
+      stopEditing();
+      text($("enrol-status"), t("care.saved"));
+      loadRoster();
+    } catch (e) {
+      text($("enrol-error"), e.message);
     }
   }
 
@@ -255,15 +307,30 @@
       hours: $("s-hours").value,
       health_notes: $("s-notes").value,
     };
+    const contacts = editing ? editing.emergency_contacts.slice(1) : [];
     if ($("s-contact").value.trim()) {
-      body.emergency_contacts = [{ name: t("care.emergency"), phone: $("s-contact").value }];
+      const first = editing && editing.emergency_contacts[0];
+      contacts.unshift({
+        name: first ? first.name : t("care.emergency"),
+        phone: $("s-contact").value,
+        relation: first ? first.relation : "",
+      });
     }
+    body.emergency_contacts = contacts;
     if ($("s-consent").checked) body.consent_date = today();
     try {
-      await api("POST", "/api/v1/care/seniors", body);
+      if (editing) {
+        body.district_office = editing.district_office;
+        body.health_center = editing.health_center;
+        body.birth_year = editing.birth_year;
+        body.living_situation = editing.living_situation;
+        await api("PUT", "/api/v1/care/seniors/" + encodeURIComponent(editing.id), body);
+      } else {
+        await api("POST", "/api/v1/care/seniors", body);
+      }
+      stopEditing();
       text($("enrol-error"), "");
       text($("enrol-status"), t("care.saved"));
-      $("enrol-form").reset();
       loadRoster();
     } catch (e) {
       text($("enrol-error"), e.message);
@@ -359,6 +426,8 @@
   if ($("roster")) loadRoster().catch(() => {});
   if ($("enrol-form")) {
     $("enrol-form").addEventListener("submit", enrol);
+    $("s-new").addEventListener("click", stopEditing);
+    $("s-exit").addEventListener("click", exitSenior);
     $("import-form").addEventListener("submit", importFile);
     $("notice-form").addEventListener("submit", postNotice);
     loadNotices().catch(() => {});

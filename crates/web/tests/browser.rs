@@ -1007,6 +1007,20 @@ fn a_coordinator_enrols_a_senior_and_an_agent_makes_the_care_call_in_chromium() 
         "document.querySelector('#roster tbody td')?.textContent === '김복순'",
     );
     coordinator.screenshot("care-roster.png");
+    // Edited from the roster: the name opens the senior in the form.
+    let open = coordinator.find("#roster tbody td button");
+    coordinator.cmd("POST", &format!("/element/{open}/click"), Some(json!({})));
+    coordinator.wait_until(
+        "the senior in the form",
+        "document.getElementById('s-phone').value === '+821024681357'",
+    );
+    coordinator.eval("(document.getElementById('s-hours').value = '09:30-17:00')");
+    let save = coordinator.find("#s-save");
+    coordinator.cmd("POST", &format!("/element/{save}/click"), Some(json!({})));
+    coordinator.wait_until(
+        "the new hours on the roster",
+        "document.querySelectorAll('#roster tbody td')[3]?.textContent === '09:30-17:00'",
+    );
 
     // The agent is available; the afternoon's call reaches the desktop.
     let agent_profile = tempfile::tempdir().expect("profile");
@@ -1073,5 +1087,26 @@ fn a_coordinator_enrols_a_senior_and_an_agent_makes_the_care_call_in_chromium() 
             .record
             .summary
             .contains("넘어지셨다고")
+    );
+
+    // The senior leaves the programme, from the roster.
+    coordinator.cmd("POST", "/refresh", Some(json!({})));
+    coordinator.wait_until(
+        "the roster again",
+        "document.querySelector('#roster tbody td button')?.textContent === '김복순'",
+    );
+    let open = coordinator.find("#roster tbody td button");
+    coordinator.cmd("POST", &format!("/element/{open}/click"), Some(json!({})));
+    let reason = coordinator.find("#s-exit-reason");
+    coordinator.type_into(&reason, "요양원 입소");
+    let exit = coordinator.find("#s-exit");
+    coordinator.cmd("POST", &format!("/element/{exit}/click"), Some(json!({})));
+    coordinator.wait_until(
+        "an empty roster",
+        "document.querySelectorAll('#roster tbody tr').length === 0",
+    );
+    coordinator.wait_until(
+        "the escalation listed",
+        "document.querySelectorAll('#escalations tbody tr').length === 1",
     );
 }
