@@ -984,9 +984,18 @@ async fn due(
     let calls = list::<Call>(&state, &calls_query).await?;
     let ids: BTreeSet<&str> = calls.iter().map(|(c, _)| c.senior_id.as_str()).collect();
     let mut seniors = BTreeMap::new();
-    for id in ids {
-        if let Some((senior, _)) = load::<Senior>(&state, CareKind::Senior, id).await? {
-            seniors.insert(id.to_owned(), senior);
+    if ids.len() > 20 {
+        // A busy day: one read of the roster instead of one per senior.
+        for (senior, _) in list::<Senior>(&state, &CareQuery::all(CareKind::Senior)).await? {
+            if ids.contains(senior.id.as_str()) {
+                seniors.insert(senior.id.clone(), senior);
+            }
+        }
+    } else {
+        for id in ids {
+            if let Some((senior, _)) = load::<Senior>(&state, CareKind::Senior, id).await? {
+                seniors.insert(id.to_owned(), senior);
+            }
         }
     }
     let views: Vec<Value> = calls
