@@ -106,6 +106,8 @@ pub struct Settings {
     pub surveys: Option<dasan_web::survey::SurveyConfig>,
     /// The care-call programme's policy and holidays.
     pub care: dasan_web::care::CareConfig,
+    /// Where the SIP front door listens (UDP), if anywhere.
+    pub sip: Option<SocketAddr>,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -170,6 +172,7 @@ impl Settings {
             sms,
             surveys,
             care,
+            sip: None,
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod session;
 pub mod sms;
 mod statistics;
 pub mod survey;
+pub mod voice;
 pub mod web_survey;
 
 use std::{future::Future, sync::Arc};

@@ -10,10 +10,18 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT (port 0 picks a free one).
     #[arg(long, env = "DASAN_LISTEN")]
     pub listen: Option<String>,
+    /// Serve SIP (UDP) on HOST:PORT: the voice front door's IVR.
+    #[arg(long, env = "DASAN_SIP")]
+    pub sip: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(&args.common, args.listen.as_deref(), DEFAULT_DB)?;
+    let mut settings = Settings::resolve(&args.common, args.listen.as_deref(), DEFAULT_DB)?;
+    if let Some(sip) = &args.sip {
+        settings.sip = Some(sip.parse().with_context(|| {
+            format!("invalid SIP address `{sip}` (expected HOST:PORT, e.g. 127.0.0.1:5060)")
+        })?);
+    }
     serve(&settings, |_, _| {}).await
 }
 
@@ -49,6 +57,15 @@ pub async fn serve(
         "dasan: serving http://{address} ({} database)",
         state.store.engine()
     );
+    if let Some(sip) = settings.sip {
+        let socket = tokio::net::UdpSocket::bind(sip)
+            .await
+            .with_context(|| format!("cannot listen for SIP on {sip}"))?;
+        let server = dasan_web::voice::start(socket, state.floor.closed());
+        let sip_address = server.local_addr()?;
+        tracing::info!(%sip_address, "serving SIP");
+        println!("dasan: serving sip:{sip_address} (UDP)");
+    }
     on_ready(address, &state);
     dasan_web::serve(listener, state, shutdown_signal())
         .await
