@@ -31,6 +31,15 @@ struct FileSettings {
     sms: Option<SmsFile>,
     survey: Option<SurveyFile>,
     care: Option<CareFile>,
+    voice: Option<VoiceFile>,
+}
+
+/// `[voice]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoiceFile {
+    /// The IVR menu: `1=transport,2=water,3=other,0=` (empty: an agent).
+    menu: Option<String>,
 }
 
 /// `[care]` in the configuration file: the care-call programme.
@@ -108,6 +117,8 @@ pub struct Settings {
     pub care: dasan_web::care::CareConfig,
     /// Where the SIP front door listens (UDP), if anywhere.
     pub sip: Option<SocketAddr>,
+    /// The IVR's menu (`[voice] menu`, or `DASAN_SIP_MENU`).
+    pub sip_menu: dasan_web::voice::Menu,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -165,6 +176,14 @@ impl Settings {
         let sms = sms_settings(file.public_url, file.sms.unwrap_or_default(), default_media)?;
         let surveys = survey_settings(file.survey.unwrap_or_default())?;
         let care = care_settings(file.care.unwrap_or_default())?;
+        let menu = std::env::var("DASAN_SIP_MENU")
+            .ok()
+            .or(file.voice.and_then(|v| v.menu));
+        let sip_menu = match menu {
+            Some(text) => dasan_web::voice::Menu::parse(&text)
+                .map_err(|e| anyhow::anyhow!("the IVR menu: {e}"))?,
+            None => dasan_web::voice::Menu::default(),
+        };
         Ok(Settings {
             db,
             listen,
@@ -173,6 +192,7 @@ impl Settings {
             surveys,
             care,
             sip: None,
+            sip_menu,
         })
     }
 }

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use support::{dasan, sqlite_db};
+use support::{dasan, http, run_ok, sqlite_db};
 
 fn have_sipp() -> bool {
     Command::new("sipp")
@@ -41,21 +41,14 @@ fn exchange(to: SocketAddr, message: &str) -> Option<String> {
 
 const OPTIONS: &str = "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-opt1;rport\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: options-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
 
-#[test]
-fn sipp_calls_complete_against_the_ivr() {
-    if !have_sipp() {
-        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
-            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
-        }
-        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
-        return;
-    }
-    let db = sqlite_db();
+/// Starts `dasan serve --sip 127.0.0.1:0`; answers the child, the SIP
+/// address and the HTTP address.
+fn start(db: &str) -> (std::process::Child, SocketAddr, SocketAddr) {
     let mut child = dasan()
         .args([
             "serve",
             "--db",
-            &db.url,
+            db,
             "--listen",
             "127.0.0.1:0",
             "--sip",
@@ -66,18 +59,38 @@ fn sipp_calls_complete_against_the_ivr() {
         .spawn()
         .expect("spawn");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let sip: SocketAddr = loop {
+    let (mut sip, mut web) = (None, None);
+    while sip.is_none() || web.is_none() {
         let line = lines.next().expect("announced").expect("line");
-        if let Some(rest) = line.strip_prefix("dasan: serving sip:") {
-            break rest
-                .split_whitespace()
+        let address = |rest: &str| -> SocketAddr {
+            rest.split_whitespace()
                 .next()
                 .expect("address")
                 .parse()
-                .expect("socket address");
+                .expect("socket address")
+        };
+        if let Some(rest) = line.strip_prefix("dasan: serving sip:") {
+            sip = Some(address(rest));
         }
-    };
+        if let Some(rest) = line.strip_prefix("dasan: serving http://") {
+            web = Some(address(rest));
+        }
+    }
     std::thread::spawn(move || for _ in lines {});
+    (child, sip.expect("sip"), web.expect("http"))
+}
+
+#[test]
+fn sipp_calls_complete_against_the_ivr() {
+    if !have_sipp() {
+        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
+            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
+        }
+        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+        return;
+    }
+    let db = sqlite_db();
+    let (mut child, sip, _) = start(&db.url);
 
     // OPTIONS: 200.
     let answer = exchange(sip, OPTIONS).expect("an answer to OPTIONS");
@@ -135,4 +148,244 @@ fn sipp_calls_complete_against_the_ivr() {
     };
     assert_eq!(field("SuccessfulCall(C)"), 40);
     assert_eq!(field("FailedCall(C)"), 0);
+}
+
+/// The water queue's figures on the wallboard (None until it exists).
+fn water_queue(web: SocketAddr, token: &str) -> Option<serde_json::Value> {
+    let (status, body) = http(web, "GET", "/api/v1/wallboard", Some(token), None).ok()?;
+    assert_eq!(status, 200, "{body}");
+    let board: serde_json::Value = serde_json::from_str(&body).expect("json");
+    board["queues"]
+        .as_array()?
+        .iter()
+        .find(|q| q["channel"] == "voice" && q["category"] == "water")
+        .cloned()
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// An RTP packet: version 2, the payload type, sequence and timestamp.
+fn rtp(payload_type: u8, sequence: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x80, payload_type];
+    packet.extend_from_slice(&sequence.to_be_bytes());
+    packet.extend_from_slice(&timestamp.to_be_bytes());
+    packet.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+#[test]
+fn a_caller_hears_the_menu_presses_2_by_rfc_4733_queues_for_water_and_hangs_up() {
+    let db = sqlite_db();
+    let token = {
+        let output = run_ok(&["token", "create", "--role", "supervisor", "--db", &db.url]);
+        support::last_line(&output.stdout)
+    };
+    let (mut child, sip, web) = start(&db.url);
+
+    // The caller: a signalling socket and a media socket on loopback.
+    let signalling = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    signalling
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    media
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let me = signalling.local_addr().expect("address");
+    let media_port = media.local_addr().expect("address").port();
+    let sdp = format!(
+        "v=0\r\no=caller 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+    );
+    let headers = |method: &str, cseq: u32, to_tag: &str| {
+        format!(
+            "Via: SIP/2.0/UDP {me};branch=z9hG4bK-{method}-{cseq};rport\r\nFrom: <sip:01022221200@127.0.0.1>;tag=caller1\r\nTo: <sip:120@127.0.0.1>{to_tag}\r\nCall-ID: rtp-test-1@127.0.0.1\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContact: <sip:01022221200@{me}>\r\n"
+        )
+    };
+    let invite = format!(
+        "INVITE sip:120@{sip} SIP/2.0\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        headers("INVITE", 1, ""),
+        sdp.len()
+    );
+    signalling.send_to(invite.as_bytes(), sip).expect("send");
+    let mut buffer = [0u8; 65_535];
+    let ok = loop {
+        let (n, _) = signalling.recv_from(&mut buffer).expect("an answer");
+        let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if text.starts_with("SIP/2.0 200") {
+            break text;
+        }
+        assert!(text.starts_with("SIP/2.0 100"), "{text}");
+    };
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .expect("a To tag")
+        .trim()
+        .to_owned();
+    let answer_port: u16 = ok
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("an audio port in the answer");
+    assert!(
+        ok.contains("a=rtpmap:0 PCMU/8000") && ok.contains("telephone-event/8000"),
+        "{ok}"
+    );
+    let tag = format!(";tag={to_tag}");
+    let ack = format!(
+        "ACK sip:120@{sip} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+        headers("ACK", 1, &tag)
+    );
+    signalling.send_to(ack.as_bytes(), sip).expect("ack");
+
+    // Dasan's prompt arrives as 20 ms µ-law frames.
+    let dasan_media = SocketAddr::new(sip.ip(), answer_port);
+    for _ in 0..10 {
+        let (n, from) = media.recv_from(&mut buffer).expect("RTP from Dasan");
+        assert_eq!(from, dasan_media);
+        assert_eq!(
+            (n, buffer[0] >> 6, buffer[1] & 0x7F),
+            (172, 2, 0),
+            "PCMU, 160 samples"
+        );
+    }
+    // The caller speaks (25 frames), then presses 2: an RFC 4733 event,
+    // its end packet sent three times.
+    for i in 0..25u16 {
+        media
+            .send_to(&rtp(0, i, u32::from(i) * 160, &[0xFF; 160]), dasan_media)
+            .expect("audio");
+    }
+    for (i, end) in [
+        (25u16, false),
+        (26, false),
+        (27, true),
+        (28, true),
+        (29, true),
+    ] {
+        let flags = if end { 0x80 } else { 0x00 } | 10;
+        media
+            .send_to(&rtp(101, i, 4_000, &[2, flags, 0x03, 0x20]), dasan_media)
+            .expect("event");
+    }
+    wait_for("the call in the water queue", || {
+        water_queue(web, &token).is_some_and(|q| q["waiting"] == 1 && q["offered"] == 1)
+    });
+
+    // The caller hangs up while waiting: an abandon.
+    let bye = format!(
+        "BYE sip:ivr@{sip} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+        headers("BYE", 2, &tag)
+    );
+    signalling.send_to(bye.as_bytes(), sip).expect("bye");
+    let answer = loop {
+        let (n, _) = signalling.recv_from(&mut buffer).expect("an answer to BYE");
+        let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if text.contains("CSeq: 2 BYE") {
+            break text;
+        }
+    };
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    wait_for("the abandon on the wallboard", || {
+        water_queue(web, &token).is_some_and(|q| q["waiting"] == 0 && q["abandoned"] == 1)
+    });
+    // Both directions of RTP were counted.
+    let (_, metrics) = http(web, "GET", "/metrics", None, None).expect("metrics");
+    let count = |direction: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("dasan_rtp_packets_total")
+                    && l.contains(&format!("direction=\"{direction}\""))
+            })
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("sent") >= 10, "{metrics}");
+    assert_eq!(count("received"), 25, "the caller's audio, not its events");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
+    if !have_sipp() {
+        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
+            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
+        }
+        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+        return;
+    }
+    let db = sqlite_db();
+    let token = {
+        let output = run_ok(&["token", "create", "--role", "supervisor", "--db", &db.url]);
+        support::last_line(&output.stdout)
+    };
+    let (mut child, sip, web) = start(&db.url);
+    // Read at run time (see crates/kb/tests/eval.rs).
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let scenario = std::path::Path::new(&root)
+        .join("tests/sipp/dtmf_info.xml")
+        .to_string_lossy()
+        .into_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stat = dir.path().join("stat.csv");
+    let output = Command::new("sipp")
+        .args([
+            "-sf",
+            &scenario,
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ])
+        .args(["-m", "5", "-r", "5", "-nostdin", "-timeout", "60s"])
+        .args(["-trace_stat", "-stf"])
+        .arg(&stat)
+        .args(["-trace_err", "-error_file"])
+        .arg(dir.path().join("errors.log"))
+        .arg(sip.to_string())
+        .output()
+        .expect("sipp runs");
+    let transport = || -> Option<serde_json::Value> {
+        let (_, body) = http(web, "GET", "/api/v1/wallboard", Some(&token), None).ok()?;
+        let board: serde_json::Value = serde_json::from_str(&body).ok()?;
+        board["queues"]
+            .as_array()?
+            .iter()
+            .find(|q| q["channel"] == "voice" && q["category"] == "transport")
+            .cloned()
+    };
+    let queue = transport();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        output.status.success(),
+        "sipp exited with {:?}: {} {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default()
+    );
+    let queue = queue.expect("a transport queue");
+    assert_eq!(
+        (queue["offered"].as_u64(), queue["abandoned"].as_u64()),
+        (Some(5), Some(5)),
+        "{queue}"
+    );
+    assert_eq!(queue["waiting"], 0);
 }

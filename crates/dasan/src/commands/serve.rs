@@ -61,7 +61,12 @@ pub async fn serve(
         let socket = tokio::net::UdpSocket::bind(sip)
             .await
             .with_context(|| format!("cannot listen for SIP on {sip}"))?;
-        let server = dasan_web::voice::start(socket, state.floor.closed());
+        let server = dasan_web::voice::start(
+            socket,
+            state.clone(),
+            settings.sip_menu.clone(),
+            state.floor.closed(),
+        );
         let sip_address = server.local_addr()?;
         tracing::info!(%sip_address, "serving SIP");
         println!("dasan: serving sip:{sip_address} (UDP)");

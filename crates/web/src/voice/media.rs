@@ -1,0 +1,279 @@
+//! The IVR's media: one RTP socket per call, G.711 prompts sent every 20 ms,
+//! the caller's RTP counted and its RFC 4733 telephone-events read as
+//! digits. The prompts are generated tones for now (a two-tone greeting and
+//! menu, a softer queue announcement); recorded speech is a later slice.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{net::UdpSocket, sync::mpsc};
+
+/// What the caller's SDP offer says about its audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub address: SocketAddr,
+    /// 0 (PCMU) or 8 (PCMA): the first of the offer's that Dasan speaks.
+    pub payload: u8,
+    /// The offer's telephone-event payload type, if any.
+    pub events: Option<u8>,
+}
+
+/// Reads an SDP offer; `None` when it has no audio in G.711.
+pub fn parse_offer(sdp: &str) -> Option<Offer> {
+    let mut ip = None;
+    let mut port = None;
+    let mut payloads: Vec<u8> = Vec::new();
+    let mut events = None;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(rest) = line
+            .strip_prefix("c=IN IP4 ")
+            .or(line.strip_prefix("c=IN IP6 "))
+        {
+            ip = rest.split('/').next().and_then(|a| a.trim().parse().ok());
+        } else if let Some(rest) = line.strip_prefix("m=audio ") {
+            let mut parts = rest.split_whitespace();
+            port = parts.next().and_then(|p| p.parse::<u16>().ok());
+            let _profile = parts.next();
+            payloads = parts.filter_map(|p| p.parse().ok()).collect();
+        } else if let Some(rest) = line.strip_prefix("a=rtpmap:") {
+            let (pt, name) = rest.split_once(' ')?;
+            if name
+                .to_ascii_lowercase()
+                .starts_with("telephone-event/8000")
+            {
+                events = pt.parse().ok();
+            }
+        }
+    }
+    let payload = payloads.iter().copied().find(|p| *p == 0 || *p == 8)?;
+    let port = port.filter(|p| *p != 0)?;
+    Some(Offer {
+        address: SocketAddr::new(ip?, port),
+        payload,
+        events: events.filter(|e| payloads.contains(e)),
+    })
+}
+
+/// The answer to `offer` from `local` (the call's RTP socket).
+pub fn answer_sdp(local: SocketAddr, offer: &Offer, session: &str) -> String {
+    let ip = local.ip();
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    let codec = if offer.payload == 0 { "PCMU" } else { "PCMA" };
+    let mut sdp = format!(
+        "v=0\r\no=dasan {session} 1 IN {family} {ip}\r\ns=Dasan IVR\r\nc=IN {family} {ip}\r\nt=0 0\r\n"
+    );
+    match offer.events {
+        Some(pt) => sdp.push_str(&format!(
+            "m=audio {port} RTP/AVP {payload} {pt}\r\na=rtpmap:{payload} {codec}/8000\r\na=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-15\r\n",
+            port = local.port(),
+            payload = offer.payload,
+        )),
+        None => sdp.push_str(&format!(
+            "m=audio {port} RTP/AVP {payload}\r\na=rtpmap:{payload} {codec}/8000\r\n",
+            port = local.port(),
+            payload = offer.payload,
+        )),
+    }
+    sdp.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    sdp
+}
+
+/// G.711 µ-law of a 16-bit sample.
+fn ulaw(sample: i16) -> u8 {
+    let mut value = i32::from(sample);
+    let sign = if value < 0 {
+        value = -value;
+        0x80
+    } else {
+        0
+    };
+    let value = value.min(32_635) + 0x84;
+    let exponent = (31 - (value >> 7).leading_zeros() as i32).clamp(0, 7);
+    let mantissa = (value >> (exponent + 3)) & 0x0F;
+    !(sign | ((exponent as u8) << 4) | mantissa as u8)
+}
+
+/// G.711 A-law of a 16-bit sample.
+fn alaw(sample: i16) -> u8 {
+    let mut value = i32::from(sample) >> 3;
+    let mask = if value >= 0 {
+        0xD5
+    } else {
+        value = -value - 1;
+        0x55
+    };
+    const SEGMENT_ENDS: [i32; 8] = [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF];
+    let Some(segment) = SEGMENT_ENDS.iter().position(|end| value <= *end) else {
+        return 0x7F ^ mask;
+    };
+    let shift = if segment < 2 { 1 } else { segment };
+    let encoded = ((segment as u8) << 4) | ((value >> shift) & 0x0F) as u8;
+    encoded ^ mask
+}
+
+/// A prompt: tones as (frequency Hz, milliseconds), 0 Hz for silence.
+pub fn prompt(tones: &[(f32, u32)], payload: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(hz, ms) in tones {
+        let samples = ms * 8;
+        for n in 0..samples {
+            let s = if hz == 0.0 {
+                0.0
+            } else {
+                (2.0 * std::f32::consts::PI * hz * n as f32 / 8000.0).sin() * 8000.0
+            };
+            let s = s as i16;
+            out.push(if payload == 0 { ulaw(s) } else { alaw(s) });
+        }
+    }
+    out
+}
+
+/// The greeting and menu, and the announcement while waiting.
+pub fn greeting(payload: u8) -> Vec<u8> {
+    prompt(
+        &[(440.0, 300), (0.0, 100), (660.0, 300), (0.0, 800)],
+        payload,
+    )
+}
+
+pub fn queue_announcement(payload: u8) -> Vec<u8> {
+    prompt(&[(520.0, 200), (0.0, 1800)], payload)
+}
+
+/// Counters of one call's media, shared with the signalling.
+#[derive(Debug, Default)]
+pub struct MediaCounts {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+}
+
+/// What the media task hears from the signalling.
+#[derive(Debug)]
+pub enum Control {
+    /// Play this prompt in a loop from now on.
+    Play(Vec<u8>),
+    Stop,
+}
+
+/// Runs one call's RTP: sends the current prompt to `remote` in 20 ms
+/// frames, reads what arrives (counting audio, turning RFC 4733 events into
+/// digits sent on `digits`) until `Stop`.
+pub async fn run(
+    socket: UdpSocket,
+    remote: SocketAddr,
+    offer: Offer,
+    mut control: mpsc::Receiver<Control>,
+    digits: mpsc::Sender<char>,
+    counts: Arc<MediaCounts>,
+) {
+    let ssrc = {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).unwrap_or_default();
+        u32::from_be_bytes(b)
+    };
+    let mut sequence: u16 = 0;
+    let mut timestamp: u32 = 0;
+    let mut audio = greeting(offer.payload);
+    let mut position = 0;
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let mut buffer = [0u8; 2048];
+    let mut last_event: Option<u32> = None;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let mut packet = Vec::with_capacity(172);
+                packet.extend_from_slice(&[0x80, offer.payload]);
+                packet.extend_from_slice(&sequence.to_be_bytes());
+                packet.extend_from_slice(&timestamp.to_be_bytes());
+                packet.extend_from_slice(&ssrc.to_be_bytes());
+                for _ in 0..160 {
+                    packet.push(audio.get(position).copied().unwrap_or(0xFF));
+                    position = (position + 1) % audio.len().max(1);
+                }
+                if socket.send_to(&packet, remote).await.is_ok() {
+                    counts.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                sequence = sequence.wrapping_add(1);
+                timestamp = timestamp.wrapping_add(160);
+            }
+            received = socket.recv_from(&mut buffer) => {
+                let Ok((n, _)) = received else { continue };
+                let packet = &buffer[..n];
+                if n < 12 || packet[0] >> 6 != 2 {
+                    continue;
+                }
+                let payload_type = packet[1] & 0x7F;
+                let header = 12 + 4 * usize::from(packet[0] & 0x0F);
+                if Some(payload_type) == offer.events && n >= header + 4 {
+                    let event = packet[header];
+                    let end = packet[header + 1] & 0x80 != 0;
+                    let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+                    // One digit per event (its end packet is sent three times).
+                    if end && last_event != Some(ts) {
+                        last_event = Some(ts);
+                        if let Some(digit) = digit_of(event) {
+                            let _ = digits.send(digit).await;
+                        }
+                    }
+                } else {
+                    counts.received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            command = control.recv() => match command {
+                Some(Control::Play(next)) => {
+                    audio = next;
+                    position = 0;
+                }
+                Some(Control::Stop) | None => return,
+            },
+        }
+    }
+}
+
+/// RFC 4733 event codes 0–15.
+pub fn digit_of(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some(char::from(b'0' + event)),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + event - 12)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_are_read_and_answered() {
+        let offer = parse_offer(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        )
+        .expect("offer");
+        assert_eq!(offer.address, "127.0.0.1:6000".parse().expect("addr"));
+        assert_eq!((offer.payload, offer.events), (8, Some(101)));
+        let answer = answer_sdp("127.0.0.1:7000".parse().expect("addr"), &offer, "s");
+        assert!(answer.contains("m=audio 7000 RTP/AVP 8 101"));
+        assert!(parse_offer("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 18\r\n").is_none());
+        assert!(parse_offer("").is_none());
+    }
+
+    #[test]
+    fn g711_known_values() {
+        assert_eq!(ulaw(0), 0xFF);
+        assert_eq!(ulaw(-1), 0x7F);
+        assert_eq!(ulaw(32_767), 0x80);
+        assert_eq!(alaw(0), 0xD5);
+        assert_eq!(alaw(-8), 0x55);
+        assert_eq!(digit_of(2), Some('2'));
+        assert_eq!(digit_of(11), Some('#'));
+    }
+}

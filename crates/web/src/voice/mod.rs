@@ -1,0 +1,580 @@
+//! The voice front door's signalling over UDP (RFC 3261), first slice: the
+//! server transactions and dialogs of calls that the IVR answers.
+//!
+//! Each datagram is parsed by `dasan-sip`; a malformed one is dropped (a
+//! parsed request that fails the element's checks gets their response).
+//! OPTIONS is answered 200. An INVITE is answered 100 then 200 with an SDP
+//! answer (G.711 µ-law and A-law, telephone-event); the 200 is retransmitted
+//! (timer G, doubling from 500 ms to 4 s) until the ACK comes or timer H
+//! (32 s) gives up. A retransmitted request gets the last response again.
+//! BYE ends the dialog (200), CANCEL of an answered call is answered 200 and
+//! changes nothing, an unknown dialog's BYE gets 481. Responses go back to
+//! the datagram's source address (as with `rport`), never to an address a
+//! message names.
+//!
+//! Each answered call gets an RTP socket (`media.rs`): the greeting and menu
+//! play until the caller presses a digit (RFC 4733 telephone-event, or SIP
+//! INFO `application/dtmf-relay`); the [`Menu`] maps it to a category and
+//! the call joins the routing floor as a `voice` interaction, hearing the
+//! queue announcement; hanging up while queued is an abandon. Ringing an
+//! agent's phone and bridging the two legs are the next slice.
+
+pub mod media;
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use dasan_core::{CategoryCode, Channel, PhoneNumber};
+use dasan_sip::{Message, StartLine, parse, parse_name_addr};
+use tokio::{net::UdpSocket, sync::mpsc};
+use uuid::Uuid;
+
+use crate::AppState;
+use media::{Control, MediaCounts};
+
+/// The IVR's menu: a digit → the category the call queues for (`None`: the
+/// general queue, "an agent, please"). Configuration, not code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu(pub Vec<(char, Option<CategoryCode>)>);
+
+impl Default for Menu {
+    /// 1 transport, 2 water and other utilities, 3 everything else, 0 an agent.
+    fn default() -> Self {
+        Menu::parse("1=transport,2=water,3=other,0=").unwrap_or(Menu(Vec::new()))
+    }
+}
+
+impl Menu {
+    /// `digit=category` pairs separated by commas; an empty category is the
+    /// general queue.
+    pub fn parse(text: &str) -> Result<Menu, String> {
+        let mut entries = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (digit, category) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}`: expected DIGIT=CATEGORY"))?;
+            let mut chars = digit.trim().chars();
+            let (Some(digit), None) = (chars.next(), chars.next()) else {
+                return Err(format!("`{pair}`: one key per entry"));
+            };
+            if !digit.is_ascii_digit() && digit != '*' && digit != '#' {
+                return Err(format!("`{pair}`: a key is 0-9, * or #"));
+            }
+            let category = match category.trim() {
+                "" => None,
+                code => Some(CategoryCode::parse(code).map_err(|e| format!("`{pair}`: {e}"))?),
+            };
+            entries.push((digit, category));
+        }
+        Ok(Menu(entries))
+    }
+
+    fn choice(&self, digit: char) -> Option<&Option<CategoryCode>> {
+        self.0.iter().find(|(d, _)| *d == digit).map(|(_, c)| c)
+    }
+}
+
+/// Extensions Dasan supports (for `Require`).
+const SUPPORTED: [&str; 0] = [];
+/// RFC 3261 timer values.
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+const TIMER_H: Duration = Duration::from_secs(32);
+/// Dialogs remembered at once; beyond this new calls get 503.
+const MAX_DIALOGS: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialogState {
+    /// 200 sent, waiting for the ACK.
+    Answered,
+    Confirmed,
+}
+
+#[derive(Debug)]
+struct Dialog {
+    to_tag: String,
+    state: DialogState,
+    /// The INVITE's last response (for retransmitted INVITEs).
+    invite_response: Vec<u8>,
+    invite_branch: Option<String>,
+    /// The call's media task.
+    media: mpsc::Sender<Control>,
+    counts: Arc<MediaCounts>,
+    /// Digits from SIP INFO join the RTP ones here.
+    digits: mpsc::Sender<char>,
+    /// The call's place on the floor.
+    floor: Arc<Mutex<OnFloor>>,
+}
+
+/// A call's interaction, and whether the caller has hung up: both change
+/// under one lock, so a hang-up racing the menu choice never leaves a
+/// queued call behind.
+#[derive(Debug, Default)]
+struct OnFloor {
+    interaction: Option<Uuid>,
+    ended: bool,
+}
+
+/// Counters of what the front door did (for tests and metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SipCounts {
+    pub invites: u64,
+    /// Calls put in a queue after a menu choice.
+    pub queued: u64,
+    /// Calls hung up while queued.
+    pub abandoned: u64,
+    /// RTP packets sent and received by ended calls' media.
+    pub rtp_sent: u64,
+    pub rtp_received: u64,
+    pub answered: u64,
+    pub acked: u64,
+    pub ended: u64,
+    pub options: u64,
+    pub refused: u64,
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    dialogs: HashMap<String, Dialog>,
+    counts: SipCounts,
+}
+
+/// The running front door.
+#[derive(Clone)]
+pub struct SipServer {
+    socket: Arc<UdpSocket>,
+    shared: Arc<Mutex<Shared>>,
+    state: AppState,
+    menu: Arc<Menu>,
+}
+
+impl SipServer {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    pub fn counts(&self) -> SipCounts {
+        self.shared.lock().map(|s| s.counts).unwrap_or_default()
+    }
+}
+
+/// Serves SIP on `socket` until `closed` resolves.
+pub fn start(
+    socket: UdpSocket,
+    state: AppState,
+    menu: Menu,
+    closed: impl std::future::Future<Output = ()> + Send + 'static,
+) -> SipServer {
+    let server = SipServer {
+        socket: Arc::new(socket),
+        shared: Arc::new(Mutex::new(Shared::default())),
+        state,
+        menu: Arc::new(menu),
+    };
+    let running = server.clone();
+    tokio::spawn(async move {
+        tokio::pin!(closed);
+        let mut buffer = vec![0u8; 65_535];
+        loop {
+            tokio::select! {
+                () = &mut closed => return,
+                received = running.socket.recv_from(&mut buffer) => match received {
+                    Ok((n, peer)) => running.handle(&buffer[..n], peer).await,
+                    Err(error) => tracing::debug!(%error, "sip: receive failed"),
+                },
+            }
+        }
+    });
+    server
+}
+
+fn tag() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap_or_default();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl SipServer {
+    fn count(&self, f: impl FnOnce(&mut SipCounts)) {
+        if let Ok(mut shared) = self.shared.lock() {
+            f(&mut shared.counts);
+        }
+    }
+
+    async fn send(&self, bytes: &[u8], peer: SocketAddr) {
+        if let Err(error) = self.socket.send_to(bytes, peer).await {
+            tracing::debug!(%error, "sip: send failed");
+        }
+    }
+
+    async fn handle(&self, datagram: &[u8], peer: SocketAddr) {
+        // Keep-alives (CRLF pings) are answered by nothing.
+        if datagram.iter().all(|b| *b == b'\r' || *b == b'\n') {
+            return;
+        }
+        let message = match parse(datagram) {
+            Ok((message, _)) => message,
+            Err(error) => {
+                tracing::debug!(code = error.code, reason = %error.reason, "sip: malformed message dropped");
+                self.count(|c| c.dropped += 1);
+                return;
+            }
+        };
+        let StartLine::Request { method, .. } = &message.start else {
+            // Responses: Dasan sends no requests yet.
+            return;
+        };
+        if let Err(error) = message.check_request(&SUPPORTED) {
+            self.count(|c| c.refused += 1);
+            if method != "ACK" {
+                let response = message.response(error.code, &error.reason, Some(&tag()), &[], b"");
+                self.send(&response, peer).await;
+            }
+            return;
+        }
+        let call_id = message.header("call-id").unwrap_or_default().to_owned();
+        match method.as_str() {
+            "OPTIONS" => {
+                self.count(|c| c.options += 1);
+                let response = message.response(200, "OK", Some(&tag()), &allow(), b"");
+                self.send(&response, peer).await;
+            }
+            "INVITE" => self.invite(&message, call_id, peer).await,
+            "ACK" => {
+                let acked = self.shared.lock().is_ok_and(|mut shared| {
+                    match shared.dialogs.get_mut(&call_id) {
+                        Some(dialog) if dialog.state == DialogState::Answered => {
+                            dialog.state = DialogState::Confirmed;
+                            true
+                        }
+                        _ => false,
+                    }
+                });
+                if acked {
+                    self.count(|c| c.acked += 1);
+                }
+            }
+            "BYE" => {
+                let dialog = self
+                    .shared
+                    .lock()
+                    .ok()
+                    .and_then(|mut shared| shared.dialogs.remove(&call_id));
+                let ended = dialog.is_some();
+                if let Some(dialog) = dialog {
+                    self.hang_up(dialog).await;
+                }
+                let response = if ended {
+                    self.count(|c| c.ended += 1);
+                    message.response(200, "OK", None, &[], b"")
+                } else {
+                    message.response(
+                        481,
+                        "Call/Transaction Does Not Exist",
+                        Some(&tag()),
+                        &[],
+                        b"",
+                    )
+                };
+                self.send(&response, peer).await;
+            }
+            "CANCEL" => {
+                // Calls are answered at once: a CANCEL finds them answered
+                // (200 to the CANCEL, the call goes on) or unknown (481).
+                let known = self
+                    .shared
+                    .lock()
+                    .is_ok_and(|shared| shared.dialogs.contains_key(&call_id));
+                let response = if known {
+                    message.response(200, "OK", None, &[], b"")
+                } else {
+                    message.response(
+                        481,
+                        "Call/Transaction Does Not Exist",
+                        Some(&tag()),
+                        &[],
+                        b"",
+                    )
+                };
+                self.send(&response, peer).await;
+            }
+            "INFO" => {
+                let digits = self
+                    .shared
+                    .lock()
+                    .ok()
+                    .and_then(|shared| shared.dialogs.get(&call_id).map(|d| d.digits.clone()));
+                let response = match digits {
+                    Some(digits) => {
+                        let relay = message
+                            .header("content-type")
+                            .is_some_and(|t| t.eq_ignore_ascii_case("application/dtmf-relay"));
+                        if relay && let Some(digit) = info_digit(&message.body) {
+                            let _ = digits.send(digit).await;
+                        }
+                        message.response(200, "OK", None, &[], b"")
+                    }
+                    None => message.response(
+                        481,
+                        "Call/Transaction Does Not Exist",
+                        Some(&tag()),
+                        &[],
+                        b"",
+                    ),
+                };
+                self.send(&response, peer).await;
+            }
+            _ => {
+                let response =
+                    message.response(405, "Method Not Allowed", Some(&tag()), &allow(), b"");
+                self.send(&response, peer).await;
+            }
+        }
+    }
+
+    async fn invite(&self, message: &Message, call_id: String, peer: SocketAddr) {
+        let branch = message.branch();
+        // A retransmission: the same response again.
+        let previous = self.shared.lock().ok().and_then(|shared| {
+            shared
+                .dialogs
+                .get(&call_id)
+                .filter(|d| d.invite_branch == branch)
+                .map(|d| d.invite_response.clone())
+        });
+        if let Some(response) = previous {
+            self.send(&response, peer).await;
+            return;
+        }
+        self.count(|c| c.invites += 1);
+        let full = self
+            .shared
+            .lock()
+            .is_ok_and(|shared| shared.dialogs.len() >= MAX_DIALOGS);
+        if full {
+            let response = message.response(503, "Service Unavailable", Some(&tag()), &[], b"");
+            self.send(&response, peer).await;
+            return;
+        }
+        let trying = message.response(100, "Trying", None, &[], b"");
+        self.send(&trying, peer).await;
+        let to_tag = tag();
+        let local = self
+            .socket
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 5060)));
+        let Some(offer) = media::parse_offer(&String::from_utf8_lossy(&message.body)) else {
+            let response = message.response(488, "Not Acceptable Here", Some(&to_tag), &[], b"");
+            self.send(&response, peer).await;
+            return;
+        };
+        let rtp = match UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await {
+            Ok(rtp) => rtp,
+            Err(error) => {
+                tracing::warn!(%error, "sip: no RTP port");
+                let response =
+                    message.response(503, "Service Unavailable", Some(&to_tag), &[], b"");
+                self.send(&response, peer).await;
+                return;
+            }
+        };
+        let rtp_local = rtp.local_addr().unwrap_or(local);
+        let sdp = media::answer_sdp(rtp_local, &offer, &tag());
+        let (control, control_rx) = mpsc::channel(8);
+        let (digits, digits_rx) = mpsc::channel(32);
+        let counts = Arc::new(MediaCounts::default());
+        tokio::spawn(media::run(
+            rtp,
+            offer.address,
+            offer.clone(),
+            control_rx,
+            digits.clone(),
+            counts.clone(),
+        ));
+        let interaction = Arc::new(Mutex::new(OnFloor::default()));
+        let caller = message
+            .header("from")
+            .and_then(parse_name_addr)
+            .and_then(|from| caller_number(&from.uri));
+        tokio::spawn(self.clone().menu_choice(
+            digits_rx,
+            control.clone(),
+            caller,
+            interaction.clone(),
+            offer.payload,
+        ));
+        let mut extra = allow();
+        extra.push(("Contact", format!("<sip:ivr@{local}>")));
+        extra.push(("Content-Type", "application/sdp".to_owned()));
+        let ok = message.response(200, "OK", Some(&to_tag), &extra, sdp.as_bytes());
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.dialogs.insert(
+                call_id.clone(),
+                Dialog {
+                    to_tag,
+                    state: DialogState::Answered,
+                    invite_response: ok.clone(),
+                    invite_branch: branch,
+                    media: control,
+                    counts,
+                    digits,
+                    floor: interaction,
+                },
+            );
+            shared.counts.answered += 1;
+        }
+        self.send(&ok, peer).await;
+        // Timer G: the 200 again until the ACK; timer H: give up.
+        let server = self.clone();
+        tokio::spawn(async move {
+            let mut wait = T1;
+            let mut waited = Duration::ZERO;
+            loop {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                let pending = server.shared.lock().ok().and_then(|shared| {
+                    shared
+                        .dialogs
+                        .get(&call_id)
+                        .filter(|d| d.state == DialogState::Answered)
+                        .map(|d| (d.invite_response.clone(), d.to_tag.clone()))
+                });
+                let Some((response, _)) = pending else {
+                    return;
+                };
+                if waited >= TIMER_H {
+                    let dialog = server
+                        .shared
+                        .lock()
+                        .ok()
+                        .and_then(|mut shared| shared.dialogs.remove(&call_id));
+                    if let Some(dialog) = dialog {
+                        server.hang_up(dialog).await;
+                    }
+                    tracing::debug!("sip: no ACK for an answered call; dropped");
+                    return;
+                }
+                server.send(&response, peer).await;
+                wait = (wait * 2).min(T2);
+            }
+        });
+    }
+}
+
+fn allow() -> Vec<(&'static str, String)> {
+    vec![("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS".to_owned())]
+}
+
+/// The digit of a SIP INFO `application/dtmf-relay` body (`Signal=5`).
+fn info_digit(body: &[u8]) -> Option<char> {
+    let text = String::from_utf8_lossy(body);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().to_ascii_lowercase().starts_with("signal"))?;
+    let value = line.split_once('=')?.1.trim();
+    let mut chars = value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_digit() || "*#ABCD".contains(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// The caller's number from a From URI (`sip:01022221200@...`, `tel:...`).
+fn caller_number(uri: &str) -> Option<PhoneNumber> {
+    let rest = uri.split_once(':')?.1;
+    let user = rest.split(['@', ';']).next()?;
+    PhoneNumber::parse(user).ok()
+}
+
+impl SipServer {
+    /// Waits for the caller's menu choice and queues the call.
+    async fn menu_choice(
+        self,
+        mut digits: mpsc::Receiver<char>,
+        control: mpsc::Sender<Control>,
+        caller: Option<PhoneNumber>,
+        interaction: Arc<Mutex<OnFloor>>,
+        payload: u8,
+    ) {
+        while let Some(digit) = digits.recv().await {
+            let Some(category) = self.menu.choice(digit).cloned() else {
+                continue;
+            };
+            let Some(phone) = caller.clone() else {
+                tracing::warn!("sip: a call without a usable caller number cannot be queued");
+                continue;
+            };
+            let queued = {
+                let Ok(mut call) = interaction.lock() else {
+                    return;
+                };
+                if call.ended {
+                    return;
+                }
+                if call.interaction.is_some() {
+                    continue;
+                }
+                let added = self
+                    .state
+                    .floor
+                    .add_interaction(crate::floor::NewInteraction {
+                        id: None,
+                        channel: Channel::Voice,
+                        citizen_phone: phone,
+                        category,
+                        required_skills: Vec::new(),
+                        priority: 0,
+                    });
+                match added {
+                    Ok(view) => {
+                        call.interaction = Some(view.id);
+                        true
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "sip: the call could not be queued");
+                        false
+                    }
+                }
+            };
+            if queued {
+                self.count(|c| c.queued += 1);
+                let _ = control
+                    .send(Control::Play(media::queue_announcement(payload)))
+                    .await;
+            }
+        }
+    }
+
+    /// The caller hung up: media stops; a call still waiting is abandoned.
+    async fn hang_up(&self, dialog: Dialog) {
+        let _ = dialog.media.send(Control::Stop).await;
+        let sent = dialog
+            .counts
+            .sent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let received = dialog
+            .counts
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.count(|c| {
+            c.rtp_sent += sent;
+            c.rtp_received += received;
+        });
+        metrics::counter!("dasan_rtp_packets_total", "direction" => "sent").increment(sent);
+        metrics::counter!("dasan_rtp_packets_total", "direction" => "received").increment(received);
+        let queued = dialog.floor.lock().ok().and_then(|mut call| {
+            call.ended = true;
+            call.interaction
+        });
+        if let Some(id) = queued
+            && self.state.floor.abandon(id).is_ok()
+        {
+            self.count(|c| c.abandoned += 1);
+        }
+    }
+}
