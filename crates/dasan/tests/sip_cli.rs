@@ -389,3 +389,124 @@ fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
     );
     assert_eq!(queue["waiting"], 0);
 }
+
+/// Runs one SIPp scenario file from tests/sipp against `sip`; answers
+/// whether SIPp succeeded and its successful and failed call counts.
+fn sipp_scenario(sip: SocketAddr, file: &str, extra: &[&str]) -> (bool, u64, u64) {
+    // Read at run time (see crates/kb/tests/eval.rs).
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let scenario = std::path::Path::new(&root).join("tests/sipp").join(file);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stat = dir.path().join("stat.csv");
+    let output = Command::new("sipp")
+        .arg("-sf")
+        .arg(&scenario)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-m", "1"])
+        .args(["-nostdin", "-timeout", "30s", "-trace_stat", "-stf"])
+        .arg(&stat)
+        .args(extra)
+        .arg(sip.to_string())
+        .output()
+        .expect("sipp runs");
+    let text = std::fs::read_to_string(&stat).unwrap_or_default();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
+    let field = |name: &str| -> u64 {
+        let (Some(head), Some(last)) = (rows.first(), rows.last()) else {
+            return 0;
+        };
+        head.iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        output.status.success(),
+        field("SuccessfulCall(C)"),
+        field("FailedCall(C)"),
+    )
+}
+
+#[test]
+fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
+    if !have_sipp() {
+        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
+            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
+        }
+        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+        return;
+    }
+    let db = sqlite_db();
+    let add = dasan()
+        .args([
+            "user",
+            "add",
+            "--username",
+            "lee",
+            "--role",
+            "agent",
+            "--db",
+            &db.url,
+        ])
+        .env("DASAN_PASSWORD", "battery staple 2")
+        .output()
+        .expect("user add");
+    assert!(add.status.success(), "{add:?}");
+    let set = dasan()
+        .args(["user", "sip-password", "--username", "lee", "--db", &db.url])
+        .env("DASAN_PASSWORD", "phone-secret-7")
+        .output()
+        .expect("sip-password");
+    assert!(set.status.success(), "{set:?}");
+    let short = dasan()
+        .args(["user", "sip-password", "--username", "lee", "--db", &db.url])
+        .env("DASAN_PASSWORD", "short")
+        .output()
+        .expect("sip-password");
+    assert!(!short.status.success());
+    let (mut child, sip, web) = start(&db.url);
+
+    let right = sipp_scenario(
+        sip,
+        "register.xml",
+        &["-s", "lee", "-au", "lee", "-ap", "phone-secret-7"],
+    );
+    let wrong = sipp_scenario(
+        sip,
+        "register.xml",
+        &["-s", "lee", "-au", "lee", "-ap", "guess"],
+    );
+    let nobody = sipp_scenario(
+        sip,
+        "register.xml",
+        &["-s", "kim", "-au", "kim", "-ap", "phone-secret-7"],
+    );
+    let (_, metrics) = http(web, "GET", "/metrics", None, None).expect("metrics");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(right, (true, 1, 0), "the right password registers");
+    assert_eq!(wrong, (false, 0, 1), "a wrong password is refused");
+    assert_eq!(nobody, (false, 0, 1), "an unknown account is refused");
+    let count = |result: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("dasan_sip_registrations_total")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (count("ok"), count("refused")),
+        (1, 2),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("sip"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -15,6 +15,7 @@ pub mod kb;
 pub mod postgres;
 pub mod reuse;
 pub mod rollup;
+pub mod sip;
 pub mod sqlite;
 mod stats;
 
@@ -791,6 +792,10 @@ pub trait Store {
     async fn care_commit(&self, write: &care::CareWrite) -> Result<care::CareCommit>;
     async fn care_get(&self, kind: care::CareKind, id: &str) -> Result<Option<care::CareRecord>>;
     async fn care_list(&self, query: &care::CareQuery) -> Result<Vec<care::CareRecord>>;
+
+    /// SIP accounts ([`sip`]): set (replacing) and read one.
+    async fn set_sip_account(&self, account: &sip::SipAccount) -> Result<()>;
+    async fn sip_account(&self, username: &str) -> Result<Option<sip::SipAccount>>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -1102,6 +1107,12 @@ impl Store for AnyStore {
     }
     async fn care_list(&self, query: &care::CareQuery) -> Result<Vec<care::CareRecord>> {
         delegate!(self, s => s.care_list(query))
+    }
+    async fn set_sip_account(&self, account: &sip::SipAccount) -> Result<()> {
+        delegate!(self, s => s.set_sip_account(account))
+    }
+    async fn sip_account(&self, username: &str) -> Result<Option<sip::SipAccount>> {
+        delegate!(self, s => s.sip_account(username))
     }
 }
 

@@ -221,6 +221,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::kb::POSTGRES_MIGRATION,
     crate::reuse::POSTGRES_MIGRATION,
     crate::care::POSTGRES_MIGRATION,
+    crate::sip::POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1748,6 +1749,14 @@ impl Store for PgStore {
         query: &crate::care::CareQuery,
     ) -> Result<Vec<crate::care::CareRecord>> {
         crate::care::pg_list(&self.pool, query).await
+    }
+
+    async fn set_sip_account(&self, account: &crate::sip::SipAccount) -> Result<()> {
+        crate::sip::pg_set(&self.pool, account).await
+    }
+
+    async fn sip_account(&self, username: &str) -> Result<Option<crate::sip::SipAccount>> {
+        crate::sip::pg_get(&self.pool, username).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

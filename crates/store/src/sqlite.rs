@@ -265,6 +265,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::kb::SQLITE_MIGRATION,
     crate::reuse::SQLITE_MIGRATION,
     crate::care::SQLITE_MIGRATION,
+    crate::sip::SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2358,6 +2359,18 @@ impl Store for SqliteStore {
     ) -> Result<Vec<crate::care::CareRecord>> {
         let query = query.clone();
         self.read(move |conn| crate::care::sqlite_list(conn, &query))
+            .await
+    }
+
+    async fn set_sip_account(&self, account: &crate::sip::SipAccount) -> Result<()> {
+        let account = account.clone();
+        self.write(move |conn| crate::sip::sqlite_set(conn, &account))
+            .await
+    }
+
+    async fn sip_account(&self, username: &str) -> Result<Option<crate::sip::SipAccount>> {
+        let username = username.to_owned();
+        self.read(move |conn| crate::sip::sqlite_get(conn, &username))
             .await
     }
 

@@ -95,6 +95,7 @@ conformance!(
     survey_outcomes_are_counted_per_agent,
     a_reuse_campaign_samples_citizens_and_counts_answers_once,
     care_records_insert_once_and_update_only_from_the_version_read,
+    sip_accounts_are_set_replaced_and_read,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1959,4 +1960,28 @@ async fn care_records_insert_once_and_update_only_from_the_version_read(store: &
         .expect("get")
         .expect("exists");
     assert_eq!((now.status.as_str(), now.version), ("done", 2));
+}
+
+async fn sip_accounts_are_set_replaced_and_read(store: &AnyStore) {
+    use dasan_store::sip::SipAccount;
+    let mut account = SipAccount {
+        username: "lee".into(),
+        user_id: uuid::Uuid::from_u128(7),
+        realm: "dasan".into(),
+        ha1: "0123456789abcdef0123456789abcdef".into(),
+    };
+    assert_eq!(store.sip_account("lee").await.expect("read"), None);
+    store.set_sip_account(&account).await.expect("set");
+    assert_eq!(
+        store.sip_account("lee").await.expect("read"),
+        Some(account.clone())
+    );
+    account.ha1 = "fedcba9876543210fedcba9876543210".into();
+    store.set_sip_account(&account).await.expect("replace");
+    assert_eq!(store.sip_account("lee").await.expect("read"), Some(account));
+    assert_eq!(
+        store.sip_account("LEE").await.expect("read"),
+        None,
+        "case-sensitive"
+    );
 }

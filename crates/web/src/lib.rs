@@ -200,6 +200,7 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    observability::install();
     let api = Router::new()
         .merge(consultations::routes())
         .merge(reference::routes())

@@ -12,6 +12,12 @@ use axum::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+/// Installs the metrics recorder (once): before it, counters are lost, so
+/// the app does it when built, not at the first request.
+pub(crate) fn install() {
+    handle();
+}
+
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {

@@ -30,6 +30,7 @@ use std::{
 
 use dasan_core::{CategoryCode, Channel, PhoneNumber};
 use dasan_sip::{Message, StartLine, parse, parse_name_addr};
+use dasan_store::Store;
 use tokio::{net::UdpSocket, sync::mpsc};
 use uuid::Uuid;
 
@@ -134,6 +135,9 @@ pub struct SipCounts {
     pub acked: u64,
     pub ended: u64,
     pub options: u64,
+    pub registered: u64,
+    /// REGISTERs refused for wrong credentials.
+    pub unauthorized: u64,
     pub refused: u64,
     pub dropped: u64,
 }
@@ -141,7 +145,19 @@ pub struct SipCounts {
 #[derive(Default)]
 struct Shared {
     dialogs: HashMap<String, Dialog>,
+    /// Agents' phones: SIP username → where it registered and until when.
+    bindings: HashMap<String, Binding>,
     counts: SipCounts,
+}
+
+/// A registered phone.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub user_id: Uuid,
+    /// The datagram source the phone registered from (as with `rport`).
+    pub address: SocketAddr,
+    pub contact: String,
+    pub expires_at: std::time::Instant,
 }
 
 /// The running front door.
@@ -151,6 +167,8 @@ pub struct SipServer {
     shared: Arc<Mutex<Shared>>,
     state: AppState,
     menu: Arc<Menu>,
+    /// Signs the digest nonces Dasan hands out (random at each start).
+    nonce_key: Arc<[u8; 32]>,
 }
 
 impl SipServer {
@@ -161,6 +179,18 @@ impl SipServer {
     pub fn counts(&self) -> SipCounts {
         self.shared.lock().map(|s| s.counts).unwrap_or_default()
     }
+
+    /// Where an agent's phone is registered, if it is.
+    pub fn binding_of(&self, user_id: Uuid) -> Option<Binding> {
+        let now = std::time::Instant::now();
+        self.shared.lock().ok().and_then(|shared| {
+            shared
+                .bindings
+                .values()
+                .find(|b| b.user_id == user_id && b.expires_at > now)
+                .cloned()
+        })
+    }
 }
 
 /// Serves SIP on `socket` until `closed` resolves.
@@ -170,11 +200,17 @@ pub fn start(
     menu: Menu,
     closed: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> SipServer {
+    crate::observability::install();
     let server = SipServer {
         socket: Arc::new(socket),
         shared: Arc::new(Mutex::new(Shared::default())),
         state,
         menu: Arc::new(menu),
+        nonce_key: Arc::new({
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).unwrap_or_default();
+            key
+        }),
     };
     let running = server.clone();
     tokio::spawn(async move {
@@ -245,6 +281,7 @@ impl SipServer {
                 self.send(&response, peer).await;
             }
             "INVITE" => self.invite(&message, call_id, peer).await,
+            "REGISTER" => self.register(&message, peer).await,
             "ACK" => {
                 let acked = self.shared.lock().is_ok_and(|mut shared| {
                     match shared.dialogs.get_mut(&call_id) {
@@ -576,5 +613,221 @@ impl SipServer {
         {
             self.count(|c| c.abandoned += 1);
         }
+    }
+}
+
+/// The digest realm of Dasan's SIP accounts.
+pub const REALM: &str = "dasan";
+/// How long a nonce may be answered.
+const NONCE_SECONDS: u64 = 300;
+/// The longest registration granted.
+const MAX_EXPIRES: u64 = 3_600;
+
+fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `MD5(username:realm:password)`, what the store keeps for an account.
+pub fn ha1(username: &str, password: &str) -> String {
+    md5_hex(&format!("{username}:{REALM}:{password}"))
+}
+
+/// `key="value"` / `key=value` pairs of a Digest credential.
+fn digest_params(value: &str) -> Option<HashMap<String, String>> {
+    let rest = value.trim().strip_prefix("Digest")?.trim_start();
+    let mut params = HashMap::new();
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && (bytes[i] == b',' || bytes[i].is_ascii_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' {
+            i += 1;
+        }
+        let key = rest.get(start..i)?.trim().to_ascii_lowercase();
+        i += 1;
+        let value = if bytes.get(i) == Some(&b'"') {
+            let open = i + 1;
+            let close = open + rest.get(open..)?.find('"')?;
+            i = close + 1;
+            rest.get(open..close)?.to_owned()
+        } else {
+            let open = i;
+            while i < bytes.len() && bytes[i] != b',' {
+                i += 1;
+            }
+            rest.get(open..i)?.trim().to_owned()
+        };
+        if !key.is_empty() {
+            params.insert(key, value);
+        }
+    }
+    Some(params)
+}
+
+impl SipServer {
+    fn nonce(&self, seconds: u64) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.nonce_key[..])
+            .expect("any key length");
+        mac.update(&seconds.to_be_bytes());
+        let tag: String = mac.finalize().into_bytes()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{seconds:x}{tag}")
+    }
+
+    /// A nonce this server issued in the last five minutes.
+    fn nonce_fresh(&self, nonce: &str, now: u64) -> bool {
+        let Some(split) = nonce.len().checked_sub(24) else {
+            return false;
+        };
+        let Some(seconds) = nonce
+            .get(..split)
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+        else {
+            return false;
+        };
+        now.saturating_sub(seconds) <= NONCE_SECONDS && self.nonce(seconds) == nonce
+    }
+
+    /// REGISTER with digest authentication (RFC 3261 §22, RFC 2617): a
+    /// challenge first, then the binding for the account's credentials.
+    async fn register(&self, message: &Message, peer: SocketAddr) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let challenge = |stale: bool| {
+            let stale = if stale { ", stale=true" } else { "" };
+            vec![(
+                "WWW-Authenticate",
+                format!(
+                    "Digest realm=\"{REALM}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"{stale}",
+                    self.nonce(now)
+                ),
+            )]
+        };
+        let Some(credentials) = message.header("authorization").and_then(digest_params) else {
+            let response =
+                message.response(401, "Unauthorized", Some(&tag()), &challenge(false), b"");
+            self.send(&response, peer).await;
+            return;
+        };
+        let field = |k: &str| credentials.get(k).map(String::as_str).unwrap_or("");
+        if !self.nonce_fresh(field("nonce"), now) {
+            let response =
+                message.response(401, "Unauthorized", Some(&tag()), &challenge(true), b"");
+            self.send(&response, peer).await;
+            return;
+        }
+        let account = match self.state.store.sip_account(field("username")).await {
+            Ok(account) => account,
+            Err(error) => {
+                tracing::error!(%error, "sip: cannot read the SIP accounts");
+                let response =
+                    message.response(500, "Server Internal Error", Some(&tag()), &[], b"");
+                self.send(&response, peer).await;
+                return;
+            }
+        };
+        let ha2 = md5_hex(&format!("REGISTER:{}", field("uri")));
+        let valid = account.as_ref().is_some_and(|account| {
+            let expected = if field("qop").is_empty() {
+                md5_hex(&format!("{}:{}:{ha2}", account.ha1, field("nonce")))
+            } else {
+                md5_hex(&format!(
+                    "{}:{}:{}:{}:{}:{ha2}",
+                    account.ha1,
+                    field("nonce"),
+                    field("nc"),
+                    field("cnonce"),
+                    field("qop")
+                ))
+            };
+            field("realm") == REALM && expected.eq_ignore_ascii_case(field("response"))
+        });
+        let Some(account) = account.filter(|_| valid) else {
+            self.count(|c| c.unauthorized += 1);
+            metrics::counter!("dasan_sip_registrations_total", "result" => "refused").increment(1);
+            tracing::warn!("sip: a REGISTER with wrong credentials was refused");
+            let response = message.response(403, "Forbidden", Some(&tag()), &[], b"");
+            self.send(&response, peer).await;
+            return;
+        };
+        let contact = message.header("contact").unwrap_or_default().to_owned();
+        let expires = message
+            .header("expires")
+            .and_then(|e| e.trim().parse::<u64>().ok())
+            .or_else(|| {
+                parse_name_addr(&contact)
+                    .and_then(|c| c.param("expires").and_then(|e| e.parse().ok()))
+            })
+            .unwrap_or(MAX_EXPIRES)
+            .min(MAX_EXPIRES);
+        if let Ok(mut shared) = self.shared.lock() {
+            if expires == 0 {
+                shared.bindings.remove(&account.username);
+            } else {
+                shared.bindings.insert(
+                    account.username.clone(),
+                    Binding {
+                        user_id: account.user_id,
+                        address: peer,
+                        contact: contact.clone(),
+                        expires_at: std::time::Instant::now() + Duration::from_secs(expires),
+                    },
+                );
+            }
+            shared.counts.registered += 1;
+        }
+        metrics::counter!("dasan_sip_registrations_total", "result" => "ok").increment(1);
+        let mut extra = vec![("Expires", expires.to_string())];
+        if expires > 0 && !contact.is_empty() {
+            extra.push(("Contact", format!("{contact};expires={expires}")));
+        }
+        let response = message.response(200, "OK", Some(&tag()), &extra, b"");
+        self.send(&response, peer).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_credentials_parse_and_rfc_2617s_example_holds() {
+        let params = digest_params(
+            r#"Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+        )
+        .expect("parses");
+        assert_eq!(params["username"], "Mufasa");
+        assert_eq!(params["nc"], "00000001");
+        // RFC 2617 §3.5, computed the way `register` does (method GET there).
+        let ha1 = md5_hex("Mufasa:testrealm@host.com:Circle Of Life");
+        let ha2 = md5_hex("GET:/dir/index.html");
+        let response = md5_hex(&format!(
+            "{ha1}:{}:{}:{}:{}:{ha2}",
+            params["nonce"], params["nc"], params["cnonce"], params["qop"]
+        ));
+        assert_eq!(response, params["response"]);
+        assert!(digest_params("Basic abc").is_none());
+        assert!(digest_params("Digest username=\"open").is_none());
+    }
+
+    #[test]
+    fn menus_parse_strictly() {
+        let menu = Menu::default();
+        assert_eq!(menu.0.len(), 4);
+        assert!(Menu::parse("1=water,12=transport").is_err());
+        assert!(Menu::parse("x=water").is_err());
+        assert!(Menu::parse("1=no such category!").is_err());
     }
 }
