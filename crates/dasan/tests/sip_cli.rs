@@ -1,6 +1,6 @@
 //! The voice front door against SIPp, on loopback only: `dasan serve --sip`
 //! answers OPTIONS 200, SIPp's built-in caller scenario completes its calls
-//! against the IVR (answered, then hung up by SIPp), a malformed datagram is
+//! against the IVR (answered, then hung up by SIPp) over UDP and over TCP, a malformed datagram is
 //! dropped without harm, and a request the element cannot take gets its
 //! response code. SIPp always gets `-i 127.0.0.1 -mi 127.0.0.1` so that
 //! nothing it writes names another address.
@@ -131,6 +131,27 @@ fn sipp_calls_complete_against_the_ivr() {
         .arg(sip.to_string())
         .output()
         .expect("sipp runs");
+    // The same over TCP (one connection for all calls).
+    let tcp_stat = dir.path().join("tcp.csv");
+    let tcp = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            "-t",
+            "t1",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ])
+        .args(["-m", "20", "-r", "20", "-nostdin", "-timeout", "60s"])
+        .args(["-trace_stat", "-stf"])
+        .arg(&tcp_stat)
+        .arg(sip.to_string())
+        .output()
+        .expect("sipp runs");
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -139,6 +160,19 @@ fn sipp_calls_complete_against_the_ivr() {
         output.status.code(),
         String::from_utf8_lossy(&output.stdout)
     );
+    assert!(
+        tcp.status.success(),
+        "sipp over TCP exited with {:?}: {}",
+        tcp.status.code(),
+        String::from_utf8_lossy(&tcp.stdout)
+    );
+    let tcp_text = std::fs::read_to_string(&tcp_stat).expect("statistics");
+    let tcp_rows: Vec<Vec<&str>> = tcp_text.lines().map(|l| l.split(';').collect()).collect();
+    let column = tcp_rows[0]
+        .iter()
+        .position(|h| *h == "SuccessfulCall(C)")
+        .expect("column");
+    assert_eq!(tcp_rows.last().expect("row")[column].trim(), "20");
     let text = std::fs::read_to_string(&stat).expect("statistics");
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
     let (head, last) = (&rows[0], rows.last().expect("a row"));

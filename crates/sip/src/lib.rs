@@ -18,4 +18,4 @@ mod grammar;
 mod message;
 
 pub use grammar::{NameAddr, Via, parse_name_addr, parse_via};
-pub use message::{Header, Message, ParseError, StartLine, parse};
+pub use message::{Header, MAX_MESSAGE_BYTES, Message, ParseError, StartLine, parse};

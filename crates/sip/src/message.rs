@@ -11,6 +11,17 @@ pub struct ParseError {
     pub reason: String,
 }
 
+/// The reasons that mean a stream has not delivered the whole message yet.
+const NO_HEADER_END: &str = "no end of the header fields";
+const SHORT_BODY: &str = "the body is shorter than Content-Length";
+
+impl ParseError {
+    /// More bytes may complete the message (on a stream).
+    pub fn is_incomplete(&self) -> bool {
+        self.code == 400 && (self.reason == NO_HEADER_END || self.reason == SHORT_BODY)
+    }
+}
+
 fn bad(reason: impl Into<String>) -> ParseError {
     ParseError {
         code: 400,
@@ -85,7 +96,7 @@ pub fn parse(input: &[u8]) -> Result<(Message, usize), ParseError> {
         Some(i) => (i, i + 4),
         None => match find(data, b"\n\n") {
             Some(i) => (i, i + 2),
-            None => return Err(bad("no end of the header fields")),
+            None => return Err(bad(NO_HEADER_END)),
         },
     };
     let head = String::from_utf8_lossy(&data[..head_end]);
@@ -127,7 +138,7 @@ pub fn parse(input: &[u8]) -> Result<(Message, usize), ParseError> {
                 number(&h.value, 9).ok_or_else(|| bad("Content-Length is not a number"))?;
             let length = usize::try_from(length).unwrap_or(usize::MAX);
             if length > rest.len() {
-                return Err(bad("the body is shorter than Content-Length"));
+                return Err(bad(SHORT_BODY));
             }
             (rest[..length].to_vec(), body_start + length)
         }

@@ -68,8 +68,13 @@ pub async fn serve(
             state.floor.closed(),
         );
         let sip_address = server.local_addr()?;
+        // TCP on the same address and port as UDP.
+        let tcp = tokio::net::TcpListener::bind(sip_address)
+            .await
+            .with_context(|| format!("cannot listen for SIP over TCP on {sip_address}"))?;
+        dasan_web::voice::start_tcp(tcp, server, state.floor.closed());
         tracing::info!(%sip_address, "serving SIP");
-        println!("dasan: serving sip:{sip_address} (UDP)");
+        println!("dasan: serving sip:{sip_address} (UDP and TCP)");
     }
     on_ready(address, &state);
     dasan_web::serve(listener, state, shutdown_signal())

@@ -120,6 +120,26 @@ struct OnFloor {
     ended: bool,
 }
 
+/// Where a request came from, and so where its responses go: the
+/// datagram's source (UDP), or the connection it arrived on (TCP).
+#[derive(Debug, Clone)]
+pub enum Peer {
+    Udp(SocketAddr),
+    Tcp(SocketAddr, mpsc::Sender<Vec<u8>>),
+}
+
+impl Peer {
+    pub fn address(&self) -> SocketAddr {
+        match self {
+            Peer::Udp(address) | Peer::Tcp(address, _) => *address,
+        }
+    }
+
+    fn reliable(&self) -> bool {
+        matches!(self, Peer::Tcp(..))
+    }
+}
+
 /// Counters of what the front door did (for tests and metrics).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SipCounts {
@@ -220,13 +240,93 @@ pub fn start(
             tokio::select! {
                 () = &mut closed => return,
                 received = running.socket.recv_from(&mut buffer) => match received {
-                    Ok((n, peer)) => running.handle(&buffer[..n], peer).await,
+                    Ok((n, peer)) => running.handle(&buffer[..n], Peer::Udp(peer)).await,
                     Err(error) => tracing::debug!(%error, "sip: receive failed"),
                 },
             }
         }
     });
     server
+}
+
+/// Serves SIP over TCP on `listener` with the same element as `server`:
+/// messages framed by Content-Length (required on a stream), answers on the
+/// connection they came by. A malformed message closes its connection.
+pub fn start_tcp(
+    listener: tokio::net::TcpListener,
+    server: SipServer,
+    closed: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        tokio::pin!(closed);
+        loop {
+            tokio::select! {
+                () = &mut closed => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        tokio::spawn(server.clone().connection(stream, peer));
+                    }
+                    Err(error) => tracing::debug!(%error, "sip: accept failed"),
+                },
+            }
+        }
+    });
+}
+
+impl SipServer {
+    async fn connection(self, stream: tokio::net::TcpStream, address: SocketAddr) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut reader, mut writer) = stream.into_split();
+        let (outgoing, mut queue) = mpsc::channel::<Vec<u8>>(64);
+        tokio::spawn(async move {
+            while let Some(bytes) = queue.recv().await {
+                if writer.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let peer = Peer::Tcp(address, outgoing);
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+            loop {
+                let start = buffer
+                    .iter()
+                    .take_while(|b| **b == b'\r' || **b == b'\n')
+                    .count();
+                buffer.drain(..start);
+                if buffer.is_empty() {
+                    break;
+                }
+                match parse(&buffer) {
+                    Ok((message, used)) => {
+                        if message.header("content-length").is_none() {
+                            tracing::debug!("sip: a message without Content-Length on TCP");
+                            self.count(|c| c.dropped += 1);
+                            return;
+                        }
+                        let bytes: Vec<u8> = buffer.drain(..used).collect();
+                        self.handle(&bytes, peer.clone()).await;
+                    }
+                    Err(error)
+                        if error.is_incomplete()
+                            && buffer.len() <= dasan_sip::MAX_MESSAGE_BYTES =>
+                    {
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::debug!(code = error.code, reason = %error.reason, "sip: malformed message on TCP; closing");
+                        self.count(|c| c.dropped += 1);
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn tag() -> String {
@@ -242,13 +342,20 @@ impl SipServer {
         }
     }
 
-    async fn send(&self, bytes: &[u8], peer: SocketAddr) {
-        if let Err(error) = self.socket.send_to(bytes, peer).await {
-            tracing::debug!(%error, "sip: send failed");
+    async fn send(&self, bytes: &[u8], peer: &Peer) {
+        match peer {
+            Peer::Udp(address) => {
+                if let Err(error) = self.socket.send_to(bytes, address).await {
+                    tracing::debug!(%error, "sip: send failed");
+                }
+            }
+            Peer::Tcp(_, connection) => {
+                let _ = connection.send(bytes.to_vec()).await;
+            }
         }
     }
 
-    async fn handle(&self, datagram: &[u8], peer: SocketAddr) {
+    async fn handle(&self, datagram: &[u8], peer: Peer) {
         // Keep-alives (CRLF pings) are answered by nothing.
         if datagram.iter().all(|b| *b == b'\r' || *b == b'\n') {
             return;
@@ -269,7 +376,7 @@ impl SipServer {
             self.count(|c| c.refused += 1);
             if method != "ACK" {
                 let response = message.response(error.code, &error.reason, Some(&tag()), &[], b"");
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
             return;
         }
@@ -278,10 +385,10 @@ impl SipServer {
             "OPTIONS" => {
                 self.count(|c| c.options += 1);
                 let response = message.response(200, "OK", Some(&tag()), &allow(), b"");
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
             "INVITE" => self.invite(&message, call_id, peer).await,
-            "REGISTER" => self.register(&message, peer).await,
+            "REGISTER" => self.register(&message, &peer).await,
             "ACK" => {
                 let acked = self.shared.lock().is_ok_and(|mut shared| {
                     match shared.dialogs.get_mut(&call_id) {
@@ -318,7 +425,7 @@ impl SipServer {
                         b"",
                     )
                 };
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
             "CANCEL" => {
                 // Calls are answered at once: a CANCEL finds them answered
@@ -338,7 +445,7 @@ impl SipServer {
                         b"",
                     )
                 };
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
             "INFO" => {
                 let digits = self
@@ -364,17 +471,17 @@ impl SipServer {
                         b"",
                     ),
                 };
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
             _ => {
                 let response =
                     message.response(405, "Method Not Allowed", Some(&tag()), &allow(), b"");
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
             }
         }
     }
 
-    async fn invite(&self, message: &Message, call_id: String, peer: SocketAddr) {
+    async fn invite(&self, message: &Message, call_id: String, peer: Peer) {
         let branch = message.branch();
         // A retransmission: the same response again.
         let previous = self.shared.lock().ok().and_then(|shared| {
@@ -385,7 +492,7 @@ impl SipServer {
                 .map(|d| d.invite_response.clone())
         });
         if let Some(response) = previous {
-            self.send(&response, peer).await;
+            self.send(&response, &peer).await;
             return;
         }
         self.count(|c| c.invites += 1);
@@ -395,11 +502,11 @@ impl SipServer {
             .is_ok_and(|shared| shared.dialogs.len() >= MAX_DIALOGS);
         if full {
             let response = message.response(503, "Service Unavailable", Some(&tag()), &[], b"");
-            self.send(&response, peer).await;
+            self.send(&response, &peer).await;
             return;
         }
         let trying = message.response(100, "Trying", None, &[], b"");
-        self.send(&trying, peer).await;
+        self.send(&trying, &peer).await;
         let to_tag = tag();
         let local = self
             .socket
@@ -407,7 +514,7 @@ impl SipServer {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 5060)));
         let Some(offer) = media::parse_offer(&String::from_utf8_lossy(&message.body)) else {
             let response = message.response(488, "Not Acceptable Here", Some(&to_tag), &[], b"");
-            self.send(&response, peer).await;
+            self.send(&response, &peer).await;
             return;
         };
         let rtp = match UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await {
@@ -416,7 +523,7 @@ impl SipServer {
                 tracing::warn!(%error, "sip: no RTP port");
                 let response =
                     message.response(503, "Service Unavailable", Some(&to_tag), &[], b"");
-                self.send(&response, peer).await;
+                self.send(&response, &peer).await;
                 return;
             }
         };
@@ -465,8 +572,12 @@ impl SipServer {
             );
             shared.counts.answered += 1;
         }
-        self.send(&ok, peer).await;
-        // Timer G: the 200 again until the ACK; timer H: give up.
+        self.send(&ok, &peer).await;
+        // Timer G: the 200 again until the ACK (over UDP only; a stream
+        // delivers it); timer H: give up.
+        if peer.reliable() {
+            return;
+        }
         let server = self.clone();
         tokio::spawn(async move {
             let mut wait = T1;
@@ -496,7 +607,7 @@ impl SipServer {
                     tracing::debug!("sip: no ACK for an answered call; dropped");
                     return;
                 }
-                server.send(&response, peer).await;
+                server.send(&response, &peer).await;
                 wait = (wait * 2).min(T2);
             }
         });
@@ -700,7 +811,7 @@ impl SipServer {
 
     /// REGISTER with digest authentication (RFC 3261 §22, RFC 2617): a
     /// challenge first, then the binding for the account's credentials.
-    async fn register(&self, message: &Message, peer: SocketAddr) {
+    async fn register(&self, message: &Message, peer: &Peer) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -780,7 +891,7 @@ impl SipServer {
                     account.username.clone(),
                     Binding {
                         user_id: account.user_id,
-                        address: peer,
+                        address: peer.address(),
                         contact: contact.clone(),
                         expires_at: std::time::Instant::now() + Duration::from_secs(expires),
                     },
