@@ -23,6 +23,19 @@ fn have_sipp() -> bool {
         .is_ok_and(|o| !o.stdout.is_empty() || !o.stderr.is_empty())
 }
 
+/// Whether SIPp is here; without it the test says it was skipped, unless
+/// `DASAN_REQUIRE_SIPP=1` (set by `scripts/test`) makes that a failure.
+fn sipp_present() -> bool {
+    if have_sipp() {
+        return true;
+    }
+    if std::env::var("DASAN_REQUIRE_SIPP").is_ok() {
+        panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
+    }
+    eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+    false
+}
+
 /// Sends one datagram and waits for the first answer (None after 2 s).
 fn exchange(to: SocketAddr, message: &str) -> Option<String> {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -82,11 +95,7 @@ fn start(db: &str) -> (std::process::Child, SocketAddr, SocketAddr) {
 
 #[test]
 fn sipp_calls_complete_against_the_ivr() {
-    if !have_sipp() {
-        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
-            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
-        }
-        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+    if !sipp_present() {
         return;
     }
     let db = sqlite_db();
@@ -355,11 +364,7 @@ fn a_caller_hears_the_menu_presses_2_by_rfc_4733_queues_for_water_and_hangs_up()
 
 #[test]
 fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
-    if !have_sipp() {
-        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
-            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
-        }
-        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+    if !sipp_present() {
         return;
     }
     let db = sqlite_db();
@@ -464,11 +469,7 @@ fn sipp_scenario(sip: SocketAddr, file: &str, extra: &[&str]) -> (bool, u64, u64
 
 #[test]
 fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
-    if !have_sipp() {
-        if std::env::var("DASAN_REQUIRE_BROWSER").is_ok() {
-            panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
-        }
-        eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
+    if !sipp_present() {
         return;
     }
     let db = sqlite_db();
