@@ -118,79 +118,13 @@ fn sipp_calls_complete_against_the_ivr() {
     assert!(answer.starts_with("SIP/2.0 416 "), "{answer}");
 
     // SIPp's built-in caller: 40 calls at 20 per second, each answered by
-    // the IVR and hung up by SIPp.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stat = dir.path().join("stat.csv");
-    let output = Command::new("sipp")
-        .args([
-            "-sn",
-            "uac",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args(["-m", "40", "-r", "20", "-nostdin", "-timeout", "60s"])
-        .args(["-trace_stat", "-stf"])
-        .arg(&stat)
-        .args(["-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .arg(sip.to_string())
-        .output()
-        .expect("sipp runs");
-    // The same over TCP (one connection for all calls).
-    let tcp_stat = dir.path().join("tcp.csv");
-    let tcp = Command::new("sipp")
-        .args([
-            "-sn",
-            "uac",
-            "-t",
-            "t1",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args(["-m", "20", "-r", "20", "-nostdin", "-timeout", "60s"])
-        .args(["-trace_stat", "-stf"])
-        .arg(&tcp_stat)
-        .arg(sip.to_string())
-        .output()
-        .expect("sipp runs");
+    // the IVR and hung up by SIPp; then 20 over one TCP connection.
+    let udp = sipp(sip, &["-sn", "uac", "-m", "40", "-r", "20"]);
+    let tcp = sipp(sip, &["-sn", "uac", "-t", "t1", "-m", "20", "-r", "20"]);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(
-        output.status.success(),
-        "sipp exited with {:?}: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    assert!(
-        tcp.status.success(),
-        "sipp over TCP exited with {:?}: {}",
-        tcp.status.code(),
-        String::from_utf8_lossy(&tcp.stdout)
-    );
-    let tcp_text = std::fs::read_to_string(&tcp_stat).expect("statistics");
-    let tcp_rows: Vec<Vec<&str>> = tcp_text.lines().map(|l| l.split(';').collect()).collect();
-    let column = tcp_rows[0]
-        .iter()
-        .position(|h| *h == "SuccessfulCall(C)")
-        .expect("column");
-    assert_eq!(tcp_rows.last().expect("row")[column].trim(), "20");
-    let text = std::fs::read_to_string(&stat).expect("statistics");
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
-    let (head, last) = (&rows[0], rows.last().expect("a row"));
-    let field = |name: &str| -> u64 {
-        let i = head.iter().position(|h| *h == name).expect(name);
-        last[i].trim().parse().expect("a number")
-    };
-    assert_eq!(field("SuccessfulCall(C)"), 40);
-    assert_eq!(field("FailedCall(C)"), 0);
+    assert_eq!(udp, (true, 40, 0), "over UDP");
+    assert_eq!(tcp, (true, 20, 0), "over TCP");
 }
 
 /// The water queue's figures on the wallboard (None until it exists).
@@ -373,34 +307,10 @@ fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
         support::last_line(&output.stdout)
     };
     let (mut child, sip, web) = start(&db.url);
-    // Read at run time (see crates/kb/tests/eval.rs).
-    let root = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
-    let scenario = std::path::Path::new(&root)
-        .join("tests/sipp/dtmf_info.xml")
-        .to_string_lossy()
-        .into_owned();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stat = dir.path().join("stat.csv");
-    let output = Command::new("sipp")
-        .args([
-            "-sf",
-            &scenario,
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args(["-m", "5", "-r", "5", "-nostdin", "-timeout", "60s"])
-        .args(["-trace_stat", "-stf"])
-        .arg(&stat)
-        .args(["-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .arg(sip.to_string())
-        .output()
-        .expect("sipp runs");
+    let result = sipp(
+        sip,
+        &["-sf", &scenario("dtmf_info.xml"), "-m", "5", "-r", "5"],
+    );
     let transport = || -> Option<serde_json::Value> {
         let (_, body) = http(web, "GET", "/api/v1/wallboard", Some(&token), None).ok()?;
         let board: serde_json::Value = serde_json::from_str(&body).ok()?;
@@ -413,13 +323,7 @@ fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
     let queue = transport();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(
-        output.status.success(),
-        "sipp exited with {:?}: {} {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default()
-    );
+    assert_eq!(result, (true, 5, 0));
     let queue = queue.expect("a transport queue");
     assert_eq!(
         (queue["offered"].as_u64(), queue["abandoned"].as_u64()),
@@ -429,22 +333,28 @@ fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
     assert_eq!(queue["waiting"], 0);
 }
 
-/// Runs one SIPp scenario file from tests/sipp against `sip`; answers
-/// whether SIPp succeeded and its successful and failed call counts.
-fn sipp_scenario(sip: SocketAddr, file: &str, extra: &[&str]) -> (bool, u64, u64) {
-    // Read at run time (see crates/kb/tests/eval.rs).
+/// A scenario file under tests/sipp (read at run time: see
+/// crates/kb/tests/eval.rs).
+fn scenario(file: &str) -> String {
     let root = std::env::var("CARGO_MANIFEST_DIR")
         .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
-    let scenario = std::path::Path::new(&root).join("tests/sipp").join(file);
+    std::path::Path::new(&root)
+        .join("tests/sipp")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs SIPp with `args` against `sip` on loopback only; answers whether it
+/// succeeded and its successful and failed call counts (from -trace_stat).
+fn sipp(sip: SocketAddr, args: &[&str]) -> (bool, u64, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let stat = dir.path().join("stat.csv");
     let output = Command::new("sipp")
-        .arg("-sf")
-        .arg(&scenario)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-m", "1"])
-        .args(["-nostdin", "-timeout", "30s", "-trace_stat", "-stf"])
+        .args(args)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0"])
+        .args(["-nostdin", "-timeout", "60s", "-trace_stat", "-stf"])
         .arg(&stat)
-        .args(extra)
         .arg(sip.to_string())
         .output()
         .expect("sipp runs");
@@ -502,20 +412,42 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
     assert!(!short.status.success());
     let (mut child, sip, web) = start(&db.url);
 
-    let right = sipp_scenario(
+    let register = scenario("register.xml");
+    let right = sipp(
         sip,
-        "register.xml",
-        &["-s", "lee", "-au", "lee", "-ap", "phone-secret-7"],
+        &[
+            "-sf",
+            &register,
+            "-m",
+            "1",
+            "-s",
+            "lee",
+            "-au",
+            "lee",
+            "-ap",
+            "phone-secret-7",
+        ],
     );
-    let wrong = sipp_scenario(
+    let wrong = sipp(
         sip,
-        "register.xml",
-        &["-s", "lee", "-au", "lee", "-ap", "guess"],
+        &[
+            "-sf", &register, "-m", "1", "-s", "lee", "-au", "lee", "-ap", "guess",
+        ],
     );
-    let nobody = sipp_scenario(
+    let nobody = sipp(
         sip,
-        "register.xml",
-        &["-s", "kim", "-au", "kim", "-ap", "phone-secret-7"],
+        &[
+            "-sf",
+            &register,
+            "-m",
+            "1",
+            "-s",
+            "kim",
+            "-au",
+            "kim",
+            "-ap",
+            "phone-secret-7",
+        ],
     );
     let (_, metrics) = http(web, "GET", "/metrics", None, None).expect("metrics");
     let _ = child.kill();

@@ -1334,22 +1334,7 @@ async fn create_notice(
         created_by: caller.name.clone(),
         created_at: now.millis(),
     };
-    let at = super::local_millis(state.zone, notice.valid_from, 0);
-    commit(
-        &state,
-        &CareWrite {
-            updates: Vec::new(),
-            inserts: vec![record(
-                CareKind::Notice,
-                &notice.id,
-                "",
-                "active",
-                at,
-                &notice,
-            )?],
-        },
-    )
-    .await?;
+    save_notice(&state, &notice).await?;
     audit(&state, &caller, "care.notice.create", notice.id.clone()).await?;
     Ok((
         StatusCode::CREATED,
@@ -1513,7 +1498,13 @@ pub async fn seed_demo(state: &AppState) -> Result<usize, ApiError> {
         created_by: "demo".into(),
         created_at: now.millis(),
     };
-    let at = super::local_millis(state.zone, today, 0);
+    save_notice(state, &notice).await?;
+    Ok(kept.len())
+}
+
+/// Stores a new notice, keyed by the start of its validity.
+async fn save_notice(state: &AppState, notice: &Notice) -> Result<(), ApiError> {
+    let at = super::local_millis(state.zone, notice.valid_from, 0);
     commit(
         state,
         &CareWrite {
@@ -1524,10 +1515,10 @@ pub async fn seed_demo(state: &AppState) -> Result<usize, ApiError> {
                 "",
                 "active",
                 at,
-                &notice,
+                notice,
             )?],
         },
     )
     .await?;
-    Ok(kept.len())
+    Ok(())
 }
