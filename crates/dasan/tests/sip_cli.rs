@@ -477,3 +477,29 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
             .join("\n")
     );
 }
+
+#[test]
+fn an_address_phones_cannot_reach_is_refused() {
+    let db = sqlite_db();
+    let output = dasan()
+        .args(["serve", "--db", &db.url, "--listen", "127.0.0.1:0"])
+        .args(["--sip", "0.0.0.0:5060"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the address phones reach"));
+    let bad = dasan()
+        .args([
+            "serve",
+            "--db",
+            &db.url,
+            "--listen",
+            "127.0.0.1:0",
+            "--sip",
+            "phone",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid SIP address"));
+}

@@ -398,6 +398,8 @@ impl Message {
                 "call-id" => "Call-ID",
                 "cseq" => "CSeq",
                 "to" => "To",
+                // The route set of the dialog (RFC 3261 §12.1.1).
+                "record-route" if (101..300).contains(&code) => "Record-Route",
                 _ => continue,
             };
             let mut value = header.value.clone();
@@ -463,6 +465,21 @@ mod tests {
         );
         assert!(parsed.header("to").expect("to").ends_with(";tag=abc"));
         assert_eq!(parsed.header("call-id"), Some("x1"));
+        // A proxy's Record-Route goes back in a dialog-making answer only.
+        let routed = [
+            &raw[..raw.len() - 2],
+            b"Record-Route: <sip:proxy.example;lr>\r\n\r\n",
+        ]
+        .concat();
+        let (routed, _) = parse(&routed).expect("parses");
+        let ok = String::from_utf8(routed.response(200, "OK", Some("t"), &[], b"")).expect("utf-8");
+        assert!(
+            ok.contains("Record-Route: <sip:proxy.example;lr>\r\n"),
+            "{ok}"
+        );
+        let busy = String::from_utf8(routed.response(486, "Busy Here", Some("t"), &[], b""))
+            .expect("utf-8");
+        assert!(!busy.contains("Record-Route"));
     }
 
     #[test]

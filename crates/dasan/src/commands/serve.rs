@@ -18,9 +18,17 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::resolve(&args.common, args.listen.as_deref(), DEFAULT_DB)?;
     if let Some(sip) = &args.sip {
-        settings.sip = Some(sip.parse().with_context(|| {
+        let address: std::net::SocketAddr = sip.parse().with_context(|| {
             format!("invalid SIP address `{sip}` (expected HOST:PORT, e.g. 127.0.0.1:5060)")
-        })?);
+        })?;
+        // The address goes into Contact and SDP: it must be one phones reach.
+        if address.ip().is_unspecified() {
+            anyhow::bail!(
+                "--sip needs the address phones reach (e.g. 192.0.2.10:5060), not {}",
+                address.ip()
+            );
+        }
+        settings.sip = Some(address);
     }
     serve(&settings, |_, _| {}).await
 }

@@ -162,9 +162,23 @@ pub enum Control {
     Stop,
 }
 
+/// How long a call may stay silent (no RTP from the caller) before it is
+/// taken for dead: a phone that crashed or lost its network sends no BYE.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Why a call's media ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The signalling said so (BYE, time-out).
+    Stopped,
+    /// Nothing came from the caller for [`SILENCE_LIMIT`].
+    Silent,
+}
+
 /// Runs one call's RTP: sends the current prompt to `remote` in 20 ms
 /// frames, reads what arrives (counting audio, turning RFC 4733 events into
-/// digits sent on `digits`) until `Stop`.
+/// digits sent on `digits`) until `Stop`, or until the caller has been
+/// silent too long.
 pub async fn run(
     socket: UdpSocket,
     remote: SocketAddr,
@@ -172,7 +186,7 @@ pub async fn run(
     mut control: mpsc::Receiver<Control>,
     digits: mpsc::Sender<char>,
     counts: Arc<MediaCounts>,
-) {
+) -> Ended {
     let ssrc = {
         let mut b = [0u8; 4];
         getrandom::fill(&mut b).unwrap_or_default();
@@ -185,9 +199,13 @@ pub async fn run(
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     let mut buffer = [0u8; 2048];
     let mut last_event: Option<u32> = None;
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = ticker.tick() => {
+                if heard.elapsed() >= SILENCE_LIMIT {
+                    return Ended::Silent;
+                }
                 let mut packet = Vec::with_capacity(172);
                 packet.extend_from_slice(&[0x80, offer.payload]);
                 packet.extend_from_slice(&sequence.to_be_bytes());
@@ -209,6 +227,7 @@ pub async fn run(
                 if n < 12 || packet[0] >> 6 != 2 {
                     continue;
                 }
+                heard = tokio::time::Instant::now();
                 let payload_type = packet[1] & 0x7F;
                 let header = 12 + 4 * usize::from(packet[0] & 0x0F);
                 if Some(payload_type) == offer.events && n >= header + 4 {
@@ -231,7 +250,7 @@ pub async fn run(
                     audio = next;
                     position = 0;
                 }
-                Some(Control::Stop) | None => return,
+                Some(Control::Stop) | None => return Ended::Stopped,
             },
         }
     }

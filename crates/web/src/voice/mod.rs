@@ -85,6 +85,8 @@ const SUPPORTED: [&str; 0] = [];
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 const TIMER_H: Duration = Duration::from_secs(32);
+/// A TCP connection silent this long is closed.
+const TCP_IDLE: Duration = Duration::from_secs(300);
 /// Dialogs remembered at once; beyond this new calls get 503.
 const MAX_DIALOGS: usize = 20_000;
 
@@ -266,7 +268,11 @@ pub fn start_tcp(
                     Ok((stream, peer)) => {
                         tokio::spawn(server.clone().connection(stream, peer));
                     }
-                    Err(error) => tracing::debug!(%error, "sip: accept failed"),
+                    Err(error) => {
+                        // Out of descriptors: wait rather than spin.
+                        tracing::warn!(%error, "sip: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 },
             }
         }
@@ -289,9 +295,11 @@ impl SipServer {
         let mut buffer: Vec<u8> = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match reader.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            // An idle or stalled connection is closed (phones re-register
+            // and keep their connections alive well within this).
+            match tokio::time::timeout(TCP_IDLE, reader.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                Ok(Ok(n)) => buffer.extend_from_slice(&chunk[..n]),
             }
             loop {
                 let start = buffer
@@ -495,6 +503,17 @@ impl SipServer {
             self.send(&response, &peer).await;
             return;
         }
+        // Another INVITE in the same call (a re-INVITE): the call so far
+        // ends before the new one starts, so nothing of it is left running.
+        // (Keeping the session across a re-INVITE is a later step.)
+        let replaced = self
+            .shared
+            .lock()
+            .ok()
+            .and_then(|mut shared| shared.dialogs.remove(&call_id));
+        if let Some(old) = replaced {
+            self.hang_up(old).await;
+        }
         self.count(|c| c.invites += 1);
         let full = self
             .shared
@@ -532,14 +551,29 @@ impl SipServer {
         let (control, control_rx) = mpsc::channel(8);
         let (digits, digits_rx) = mpsc::channel(32);
         let counts = Arc::new(MediaCounts::default());
-        tokio::spawn(media::run(
+        let media_task = media::run(
             rtp,
             offer.address,
             offer.clone(),
             control_rx,
             digits.clone(),
             counts.clone(),
-        ));
+        );
+        let watcher = self.clone();
+        let watched = call_id.clone();
+        tokio::spawn(async move {
+            if media_task.await == media::Ended::Silent {
+                tracing::info!("sip: a silent call was ended");
+                let dialog = watcher
+                    .shared
+                    .lock()
+                    .ok()
+                    .and_then(|mut shared| shared.dialogs.remove(&watched));
+                if let Some(dialog) = dialog {
+                    watcher.hang_up(dialog).await;
+                }
+            }
+        });
         let interaction = Arc::new(Mutex::new(OnFloor::default()));
         let caller = message
             .header("from")
@@ -575,12 +609,10 @@ impl SipServer {
         self.send(&ok, &peer).await;
         // Timer G: the 200 again until the ACK (over UDP only; a stream
         // delivers it); timer H: give up.
-        if peer.reliable() {
-            return;
-        }
+        let reliable = peer.reliable();
         let server = self.clone();
         tokio::spawn(async move {
-            let mut wait = T1;
+            let mut wait = if reliable { TIMER_H } else { T1 };
             let mut waited = Duration::ZERO;
             loop {
                 tokio::time::sleep(wait).await;
@@ -609,6 +641,7 @@ impl SipServer {
                 }
                 server.send(&response, &peer).await;
                 wait = (wait * 2).min(T2);
+                // (Over TCP the first wait is timer H itself.)
             }
         });
     }
