@@ -396,7 +396,12 @@ impl SipServer {
                 self.send(&response, &peer).await;
             }
             "INVITE" => self.invite(&message, call_id, peer).await,
-            "REGISTER" => self.register(&message, &peer).await,
+            "REGISTER" => {
+                // It reads the store: off the receive loop, so one slow read
+                // does not hold up other calls' messages.
+                let server = self.clone();
+                tokio::spawn(async move { server.register(&message, &peer).await });
+            }
             "ACK" => {
                 let acked = self.shared.lock().is_ok_and(|mut shared| {
                     match shared.dialogs.get_mut(&call_id) {
