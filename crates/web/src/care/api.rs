@@ -120,6 +120,20 @@ async fn department_of(state: &AppState, caller: &Caller) -> Result<Option<Strin
         .map(|m| m.owner))
 }
 
+/// Whose escalations a caller handles: all (`None`) for coordinators, its
+/// own department's for a department member; refused for anyone else.
+async fn escalation_scope(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
+    match caller.role {
+        r if r.may_manage_care() => Ok(None),
+        dasan_core::Role::Department => Ok(Some(
+            department_of(state, caller)
+                .await?
+                .ok_or_else(ApiError::forbidden)?,
+        )),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
 /// Who may read a senior's record.
 async fn may_read_senior(
     state: &AppState,
@@ -1178,15 +1192,7 @@ async fn list_escalations(
     caller: Caller,
     ApiQuery(filter): ApiQuery<EscalationFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    let department = match caller.role {
-        r if r.may_manage_care() => None,
-        dasan_core::Role::Department => Some(
-            department_of(&state, &caller)
-                .await?
-                .ok_or_else(ApiError::forbidden)?,
-        ),
-        _ => return Err(ApiError::forbidden()),
-    };
+    let department = escalation_scope(&state, &caller).await?;
     let all = match filter.status.as_deref() {
         None | Some("open") => false,
         Some("all") => true,
@@ -1251,15 +1257,7 @@ async fn escalation_status(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let department = match caller.role {
-        r if r.may_manage_care() => None,
-        dasan_core::Role::Department => Some(
-            department_of(&state, &caller)
-                .await?
-                .ok_or_else(ApiError::forbidden)?,
-        ),
-        _ => return Err(ApiError::forbidden()),
-    };
+    let department = escalation_scope(&state, &caller).await?;
     let note = text("note", input.note.as_deref(), 2_000, false)?;
     let escalation = super::advance_escalation(
         &state,

@@ -430,13 +430,7 @@ impl SipServer {
                     self.count(|c| c.ended += 1);
                     message.response(200, "OK", None, &[], b"")
                 } else {
-                    message.response(
-                        481,
-                        "Call/Transaction Does Not Exist",
-                        Some(&tag()),
-                        &[],
-                        b"",
-                    )
+                    no_dialog(&message)
                 };
                 self.send(&response, &peer).await;
             }
@@ -450,13 +444,7 @@ impl SipServer {
                 let response = if known {
                     message.response(200, "OK", None, &[], b"")
                 } else {
-                    message.response(
-                        481,
-                        "Call/Transaction Does Not Exist",
-                        Some(&tag()),
-                        &[],
-                        b"",
-                    )
+                    no_dialog(&message)
                 };
                 self.send(&response, &peer).await;
             }
@@ -476,13 +464,7 @@ impl SipServer {
                         }
                         message.response(200, "OK", None, &[], b"")
                     }
-                    None => message.response(
-                        481,
-                        "Call/Transaction Does Not Exist",
-                        Some(&tag()),
-                        &[],
-                        b"",
-                    ),
+                    None => no_dialog(&message),
                 };
                 self.send(&response, &peer).await;
             }
@@ -654,6 +636,17 @@ impl SipServer {
 
 fn allow() -> Vec<(&'static str, String)> {
     vec![("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS".to_owned())]
+}
+
+/// 481: the request names no dialog Dasan has.
+fn no_dialog(message: &Message) -> Vec<u8> {
+    message.response(
+        481,
+        "Call/Transaction Does Not Exist",
+        Some(&tag()),
+        &[],
+        b"",
+    )
 }
 
 /// The digit of a SIP INFO `application/dtmf-relay` body (`Signal=5`).
