@@ -40,6 +40,8 @@ struct FileSettings {
 struct VoiceFile {
     /// The IVR menu: `1=transport,2=water,3=other,0=` (empty: an agent).
     menu: Option<String>,
+    /// Ask callers for a 1–5 keypad score when the agent hangs up first.
+    phone_survey: Option<bool>,
 }
 
 /// `[care]` in the configuration file: the care-call programme.
@@ -119,6 +121,9 @@ pub struct Settings {
     pub sip: Option<SocketAddr>,
     /// The IVR's menu (`[voice] menu`, or `DASAN_SIP_MENU`).
     pub sip_menu: dasan_web::voice::Menu,
+    /// The keypad survey after the agent's hang-up (`[voice] phone_survey`,
+    /// or `DASAN_SIP_PHONE_SURVEY=1`/`0`).
+    pub sip_phone_survey: bool,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -176,9 +181,14 @@ impl Settings {
         let sms = sms_settings(file.public_url, file.sms.unwrap_or_default(), default_media)?;
         let surveys = survey_settings(file.survey.unwrap_or_default())?;
         let care = care_settings(file.care.unwrap_or_default())?;
-        let menu = std::env::var("DASAN_SIP_MENU")
-            .ok()
-            .or(file.voice.and_then(|v| v.menu));
+        let voice = file.voice.unwrap_or_default();
+        let sip_phone_survey = match std::env::var("DASAN_SIP_PHONE_SURVEY").ok().as_deref() {
+            None => voice.phone_survey.unwrap_or(false),
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no") => false,
+            Some(other) => anyhow::bail!("DASAN_SIP_PHONE_SURVEY is 1 or 0, not `{other}`"),
+        };
+        let menu = std::env::var("DASAN_SIP_MENU").ok().or(voice.menu);
         let sip_menu = match menu {
             Some(text) => dasan_web::voice::Menu::parse(&text)
                 .map_err(|e| anyhow::anyhow!("the IVR menu: {e}"))?,
@@ -193,6 +203,7 @@ impl Settings {
             care,
             sip: None,
             sip_menu,
+            sip_phone_survey,
         })
     }
 }

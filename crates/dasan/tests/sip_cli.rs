@@ -5,36 +5,19 @@
 //! response code. SIPp always gets `-i 127.0.0.1 -mi 127.0.0.1` so that
 //! nothing it writes names another address.
 
+#[path = "../../web/tests/support/sipp.rs"]
+mod sipp_support;
 mod support;
 
 use std::{
     io::{BufRead, BufReader},
     net::{SocketAddr, UdpSocket},
-    process::{Command, Stdio},
+    process::Stdio,
     time::Duration,
 };
 
+use sipp_support::{rtp, scenario, sipp, sipp_present};
 use support::{dasan, http, run_ok, sqlite_db};
-
-fn have_sipp() -> bool {
-    Command::new("sipp")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| !o.stdout.is_empty() || !o.stderr.is_empty())
-}
-
-/// Whether SIPp is here; without it the test says it was skipped, unless
-/// `DASAN_REQUIRE_SIPP=1` (set by `scripts/test`) makes that a failure.
-fn sipp_present() -> bool {
-    if have_sipp() {
-        return true;
-    }
-    if std::env::var("DASAN_REQUIRE_SIPP").is_ok() {
-        panic!("SIPp is missing (scripts/install-test-deps installs sip-tester)");
-    }
-    eprintln!("SKIPPED: SIPp missing (scripts/install-test-deps installs it)");
-    false
-}
 
 /// Sends one datagram and waits for the first answer (None after 2 s).
 fn exchange(to: SocketAddr, message: &str) -> Option<String> {
@@ -147,16 +130,6 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}");
-}
-
-/// An RTP packet: version 2, the payload type, sequence and timestamp.
-fn rtp(payload_type: u8, sequence: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
-    let mut packet = vec![0x80, payload_type];
-    packet.extend_from_slice(&sequence.to_be_bytes());
-    packet.extend_from_slice(&timestamp.to_be_bytes());
-    packet.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    packet.extend_from_slice(payload);
-    packet
 }
 
 #[test]
@@ -331,50 +304,6 @@ fn sipp_callers_choose_by_sip_info_and_abandon_in_the_queue() {
         "{queue}"
     );
     assert_eq!(queue["waiting"], 0);
-}
-
-/// A scenario file under tests/sipp (read at run time: see
-/// crates/kb/tests/eval.rs).
-fn scenario(file: &str) -> String {
-    let root = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
-    std::path::Path::new(&root)
-        .join("tests/sipp")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Runs SIPp with `args` against `sip` on loopback only; answers whether it
-/// succeeded and its successful and failed call counts (from -trace_stat).
-fn sipp(sip: SocketAddr, args: &[&str]) -> (bool, u64, u64) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stat = dir.path().join("stat.csv");
-    let output = Command::new("sipp")
-        .args(args)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0"])
-        .args(["-nostdin", "-timeout", "60s", "-trace_stat", "-stf"])
-        .arg(&stat)
-        .arg(sip.to_string())
-        .output()
-        .expect("sipp runs");
-    let text = std::fs::read_to_string(&stat).unwrap_or_default();
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
-    let field = |name: &str| -> u64 {
-        let (Some(head), Some(last)) = (rows.first(), rows.last()) else {
-            return 0;
-        };
-        head.iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        output.status.success(),
-        field("SuccessfulCall(C)"),
-        field("FailedCall(C)"),
-    )
 }
 
 #[test]

@@ -796,6 +796,15 @@ pub trait Store {
     /// SIP accounts ([`sip`]): set (replacing) and read one.
     async fn set_sip_account(&self, account: &sip::SipAccount) -> Result<()>;
     async fn sip_account(&self, username: &str) -> Result<Option<sip::SipAccount>>;
+
+    /// Call records ([`sip::CallRecord`]): stored once when the call ends;
+    /// the latest `limit`, newest first, or those of one interaction.
+    async fn record_call(&self, record: &sip::CallRecord) -> Result<()>;
+    async fn calls(
+        &self,
+        interaction: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<sip::CallRecord>>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -1113,6 +1122,16 @@ impl Store for AnyStore {
     }
     async fn sip_account(&self, username: &str) -> Result<Option<sip::SipAccount>> {
         delegate!(self, s => s.sip_account(username))
+    }
+    async fn record_call(&self, record: &sip::CallRecord) -> Result<()> {
+        delegate!(self, s => s.record_call(record))
+    }
+    async fn calls(
+        &self,
+        interaction: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<sip::CallRecord>> {
+        delegate!(self, s => s.calls(interaction, limit))
     }
 }
 

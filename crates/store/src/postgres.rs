@@ -222,6 +222,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::reuse::POSTGRES_MIGRATION,
     crate::care::POSTGRES_MIGRATION,
     crate::sip::POSTGRES_MIGRATION,
+    crate::sip::CALLS_POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1757,6 +1758,18 @@ impl Store for PgStore {
 
     async fn sip_account(&self, username: &str) -> Result<Option<crate::sip::SipAccount>> {
         crate::sip::pg_get(&self.pool, username).await
+    }
+
+    async fn record_call(&self, record: &crate::sip::CallRecord) -> Result<()> {
+        crate::sip::pg_record_call(&self.pool, record).await
+    }
+
+    async fn calls(
+        &self,
+        interaction: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<crate::sip::CallRecord>> {
+        crate::sip::pg_calls(&self.pool, interaction, limit).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

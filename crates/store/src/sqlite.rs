@@ -266,6 +266,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::reuse::SQLITE_MIGRATION,
     crate::care::SQLITE_MIGRATION,
     crate::sip::SQLITE_MIGRATION,
+    crate::sip::CALLS_SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2371,6 +2372,21 @@ impl Store for SqliteStore {
     async fn sip_account(&self, username: &str) -> Result<Option<crate::sip::SipAccount>> {
         let username = username.to_owned();
         self.read(move |conn| crate::sip::sqlite_get(conn, &username))
+            .await
+    }
+
+    async fn record_call(&self, record: &crate::sip::CallRecord) -> Result<()> {
+        let record = record.clone();
+        self.write(move |conn| crate::sip::sqlite_record_call(conn, &record))
+            .await
+    }
+
+    async fn calls(
+        &self,
+        interaction: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<crate::sip::CallRecord>> {
+        self.read(move |conn| crate::sip::sqlite_calls(conn, interaction, limit))
             .await
     }
 

@@ -96,6 +96,7 @@ conformance!(
     a_reuse_campaign_samples_citizens_and_counts_answers_once,
     care_records_insert_once_and_update_only_from_the_version_read,
     sip_accounts_are_set_replaced_and_read,
+    call_records_are_kept_once_newest_first_and_by_interaction,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -1984,4 +1985,60 @@ async fn sip_accounts_are_set_replaced_and_read(store: &AnyStore) {
         None,
         "case-sensitive"
     );
+}
+
+async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyStore) {
+    use dasan_store::sip::CallRecord;
+    let call = |n: u128, interaction: Option<u128>, started_at: i64| CallRecord {
+        id: uuid::Uuid::from_u128(n),
+        interaction_id: interaction.map(uuid::Uuid::from_u128),
+        caller: Some("+821022221200".into()),
+        dialled: "120".into(),
+        queue: Some("water".into()),
+        started_at,
+        queued_at: Some(started_at + 4_000),
+        answered_at: interaction.map(|_| started_at + 10_000),
+        ended_at: started_at + 70_000,
+        outcome: if interaction.is_some() {
+            "answered"
+        } else {
+            "abandoned"
+        }
+        .into(),
+        ended_by: "caller".into(),
+        agent_id: interaction.map(|_| uuid::Uuid::from_u128(99)),
+        agents_rung: 1,
+        packets_from_caller: 3_000,
+        packets_from_agent: 2_990,
+        survey_score: None,
+    };
+    let first = call(1, Some(100), 1_000_000);
+    let second = call(2, None, 2_000_000);
+    store.record_call(&first).await.expect("stored");
+    store.record_call(&second).await.expect("stored");
+    let mut changed = first.clone();
+    changed.outcome = "failed".into();
+    store
+        .record_call(&changed)
+        .await
+        .expect("a repeat is harmless");
+    let all = store.calls(None, 10).await.expect("read");
+    assert_eq!(
+        all,
+        vec![second.clone(), first.clone()],
+        "newest first, kept once"
+    );
+    assert_eq!(
+        store.calls(None, 1).await.expect("read"),
+        vec![second.clone()]
+    );
+    let of = store
+        .calls(Some(uuid::Uuid::from_u128(100)), 10)
+        .await
+        .expect("read");
+    assert_eq!(of, vec![first.clone()]);
+    assert_eq!(first.wait_seconds(), Some(6.0));
+    assert_eq!(first.talk_seconds(), Some(60.0));
+    assert_eq!(second.wait_seconds(), Some(66.0));
+    assert_eq!(second.talk_seconds(), None);
 }

@@ -214,6 +214,22 @@ pub struct Handled {
     pub answered_at: Timestamp,
 }
 
+/// An offer made to an agent or taken back from one (time-out, decline,
+/// abandon, sign-out): the voice front door rings the agent's phone on the
+/// first and stops ringing on the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferNotice {
+    Offered {
+        interaction: Uuid,
+        channel: Channel,
+        agent: Uuid,
+    },
+    Withdrawn {
+        interaction: Uuid,
+        agent: Uuid,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct QueueKind {
     channel: Channel,
@@ -298,6 +314,9 @@ struct FloorState {
     day: NaiveDate,
     version: u64,
     decisions: Vec<Decision>,
+    /// Offers made and taken back since the last publish, for the channel
+    /// edges that ring a device ([`Floor::offer_notices`]).
+    notices: Vec<OfferNotice>,
 }
 
 struct Inner {
@@ -311,6 +330,8 @@ struct Inner {
     /// Set when the server shuts down: live streams end so that graceful
     /// shutdown does not wait for browsers to disconnect.
     closed: watch::Sender<bool>,
+    /// Who hears of offers ([`Floor::offer_notices`]).
+    offer_watchers: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<OfferNotice>>>,
 }
 
 /// The live floor. Cheap to clone; all clones share one engine.
@@ -375,6 +396,7 @@ impl Floor {
             day: now.local_date(zone),
             version: 0,
             decisions: Vec::new(),
+            notices: Vec::new(),
         };
         let (wallboard, _) = watch::channel(Document::new("wallboard", "{}"));
         let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
@@ -386,6 +408,7 @@ impl Floor {
             chart,
             chart_dirty: chart_dirty.clone(),
             closed: watch::channel(false).0,
+            offer_watchers: Mutex::new(Vec::new()),
         });
         let floor = Floor { inner };
         floor.publish(&mut floor.lock());
@@ -692,6 +715,10 @@ impl Floor {
             // withdrawal decision; unless someone else was offered it at
             // once, it is queued again, and it is no longer this agent's.
             state.agents[agent.index()].holding.remove(&id);
+            state.notices.push(OfferNotice::Withdrawn {
+                interaction: id,
+                agent: user_id,
+            });
             if let Some(interaction) = state.interactions.get_mut(&id)
                 && interaction.agent == Some(agent)
                 && interaction.state == InteractionState::Offered
@@ -912,6 +939,27 @@ impl Floor {
         self.inner
             .wallboard
             .send_replace(Document::new("wallboard", &document));
+        if !state.notices.is_empty() {
+            let notices = std::mem::take(&mut state.notices);
+            let mut watchers = self
+                .inner
+                .offer_watchers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            watchers.retain(|watcher| notices.iter().all(|n| watcher.send(*n).is_ok()));
+        }
+    }
+
+    /// Every later offer and its end, in order, for a channel edge that
+    /// rings the agent's device itself.
+    pub fn offer_notices(&self) -> tokio::sync::mpsc::UnboundedReceiver<OfferNotice> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.inner
+            .offer_watchers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(sender);
+        receiver
     }
 }
 
@@ -973,10 +1021,16 @@ impl FloorState {
                     interaction.state = InteractionState::Offered;
                     interaction.agent = Some(agent);
                     let (from, key) = (interaction.queue, (interaction.arrived_at, interaction.id));
+                    let channel = interaction.channel;
                     interaction.queue = queue;
                     interaction.offer_deadline = deadline.map(timestamp);
                     self.move_waiting(from, queue, key);
                     self.agents[agent.index()].holding.insert(key.1);
+                    self.notices.push(OfferNotice::Offered {
+                        interaction: key.1,
+                        channel,
+                        agent: self.agents[agent.index()].user_id,
+                    });
                 }
             }
             Decision::OfferWithdrawn { contact, agent, .. } => {
@@ -988,6 +1042,10 @@ impl FloorState {
                         interaction.offer_deadline = None;
                     }
                     self.agents[agent.index()].holding.remove(&id);
+                    self.notices.push(OfferNotice::Withdrawn {
+                        interaction: id,
+                        agent: self.agents[agent.index()].user_id,
+                    });
                 }
             }
             Decision::Overflowed {

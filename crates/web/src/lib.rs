@@ -213,6 +213,7 @@ pub fn app(state: AppState) -> Router {
         .merge(web_survey::api_routes())
         .merge(reuse::routes())
         .merge(care::api::routes())
+        .merge(voice::calls::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)

@@ -339,7 +339,13 @@ fn care(common_errors: &impl Fn(serde_json::Map<String, Value>) -> Value) -> Val
         },
         "/api/v1/care/report": {"get": {"summary": "The week's figures (admin, coordinator, supervisor): coverage, answer rate, escalations and time to resolution, tries per day",
             "parameters": [{"name": "week", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Any day of the week; default this week"}],
-            "responses": answers(&[("200", ok("{week_start, seniors_scheduled, seniors_covered, coverage, tries, reached, answer_rate, escalations_opened, escalations_resolved, mean_hours_to_resolution, calls_per_day: [{date, tries, reached}]}"))])}}
+            "responses": answers(&[("200", ok("{week_start, seniors_scheduled, seniors_covered, coverage, tries, reached, answer_rate, escalations_opened, escalations_resolved, mean_hours_to_resolution, calls_per_day: [{date, tries, reached}]}"))])}},
+        "/api/v1/calls": {"get": {"summary": "Phone calls through the voice front door, newest first (admin, supervisor; audited): caller, dialled number, queue, wait, talk time, outcome, the agent, the consultation completed for the call",
+            "parameters": [
+                {"name": "interaction", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Only the calls of this interaction"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}, "description": "Default 50"}
+            ],
+            "responses": answers(&[("200", ok("{\"calls\": [{id, interaction_id, consultation_id, caller, caller_display, dialled, queue, started_at, queued_at, answered_at, ended_at, wait_seconds, talk_seconds, outcome (answered, abandoned, ivr), ended_by (caller, agent, timeout), agent_id, agents_rung, packets_from_caller, packets_from_agent, survey_score}]}")), ("400", error_response("invalid_interaction, invalid_limit"))])}}
     })
 }
 

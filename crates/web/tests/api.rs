@@ -658,6 +658,7 @@ async fn every_documented_path_is_served_and_metrics_count_requests() {
         "/api/v1/care/interactions/{id}",
         "/api/v1/care/escalations",
         "/api/v1/care/escalations/{id}/status",
+        "/api/v1/calls",
         "/api/v1/care/notices",
         "/api/v1/care/report",
     ];

@@ -75,6 +75,7 @@ pub async fn serve(
             settings.sip_menu.clone(),
             state.floor.closed(),
         );
+        server.set_phone_survey(settings.sip_phone_survey);
         let sip_address = server.local_addr()?;
         // TCP on the same address and port as UDP.
         let tcp = tokio::net::TcpListener::bind(sip_address)

@@ -147,11 +147,27 @@ pub fn queue_announcement(payload: u8) -> Vec<u8> {
     prompt(&[(520.0, 200), (0.0, 1800)], payload)
 }
 
+/// After the agent hangs up: "press 1 to 5".
+pub fn survey_question(payload: u8) -> Vec<u8> {
+    prompt(
+        &[(600.0, 150), (0.0, 100), (600.0, 150), (0.0, 1600)],
+        payload,
+    )
+}
+
+/// After the survey's answer.
+pub fn thanks(payload: u8) -> Vec<u8> {
+    prompt(&[(880.0, 300), (0.0, 700)], payload)
+}
+
 /// Counters of one call's media, shared with the signalling.
 #[derive(Debug, Default)]
 pub struct MediaCounts {
     pub sent: AtomicU64,
     pub received: AtomicU64,
+    /// Packets relayed while bridged to an agent's phone, each way.
+    pub from_caller: AtomicU64,
+    pub from_agent: AtomicU64,
 }
 
 /// What the media task hears from the signalling.
@@ -159,6 +175,14 @@ pub struct MediaCounts {
 pub enum Control {
     /// Play this prompt in a loop from now on.
     Play(Vec<u8>),
+    /// Relay from now on: the caller's packets to `remote` through
+    /// `socket` (the agent leg's), the agent's back to the caller.
+    Bridge {
+        socket: UdpSocket,
+        remote: SocketAddr,
+    },
+    /// The agent leg ended: prompts again.
+    Unbridge,
     Stop,
 }
 
@@ -178,7 +202,9 @@ pub enum Ended {
 /// Runs one call's RTP: sends the current prompt to `remote` in 20 ms
 /// frames, reads what arrives (counting audio, turning RFC 4733 events into
 /// digits sent on `digits`) until `Stop`, or until the caller has been
-/// silent too long.
+/// silent too long. While bridged it plays nothing and relays packets as
+/// they are between the caller and the agent's phone (both legs were
+/// given the same codec and event payload numbers).
 pub async fn run(
     socket: UdpSocket,
     remote: SocketAddr,
@@ -200,11 +226,16 @@ pub async fn run(
     let mut buffer = [0u8; 2048];
     let mut last_event: Option<u32> = None;
     let mut heard = tokio::time::Instant::now();
+    let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
+    let mut relayed = [0u8; 2048];
     loop {
         tokio::select! {
             _ = ticker.tick() => {
                 if heard.elapsed() >= SILENCE_LIMIT {
                     return Ended::Silent;
+                }
+                if bridge.is_some() {
+                    continue;
                 }
                 let mut packet = Vec::with_capacity(172);
                 packet.extend_from_slice(&[0x80, offer.payload]);
@@ -228,6 +259,12 @@ pub async fn run(
                     continue;
                 }
                 heard = tokio::time::Instant::now();
+                if let Some((leg, agent)) = &bridge {
+                    if leg.send_to(packet, *agent).await.is_ok() {
+                        counts.from_caller.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
                 let payload_type = packet[1] & 0x7F;
                 let header = 12 + 4 * usize::from(packet[0] & 0x0F);
                 if Some(payload_type) == offer.events && n >= header + 4 {
@@ -245,11 +282,27 @@ pub async fn run(
                     counts.received.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            received = async {
+                match &bridge {
+                    Some((leg, _)) => leg.recv_from(&mut relayed).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Ok((n, _)) = received else { continue };
+                if n < 12 || relayed[0] >> 6 != 2 {
+                    continue;
+                }
+                if socket.send_to(&relayed[..n], remote).await.is_ok() {
+                    counts.from_agent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             command = control.recv() => match command {
                 Some(Control::Play(next)) => {
                     audio = next;
                     position = 0;
                 }
+                Some(Control::Bridge { socket, remote }) => bridge = Some((socket, remote)),
+                Some(Control::Unbridge) => bridge = None,
                 Some(Control::Stop) | None => return Ended::Stopped,
             },
         }

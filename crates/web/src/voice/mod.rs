@@ -16,9 +16,19 @@
 //! play until the caller presses a digit (RFC 4733 telephone-event, or SIP
 //! INFO `application/dtmf-relay`); the [`Menu`] maps it to a category and
 //! the call joins the routing floor as a `voice` interaction, hearing the
-//! queue announcement; hanging up while queued is an abandon. Ringing an
-//! agent's phone and bridging the two legs are the next slice.
+//! queue announcement; hanging up while queued is an abandon.
+//!
+//! When the floor offers the call to an agent, Dasan rings the agent's
+//! registered phone (`bridge.rs`, a back-to-back user agent): on its 200 the
+//! offer is accepted and RTP is relayed between the legs; a busy or refused
+//! phone declines the offer, so the call goes back to the head of its queue;
+//! an offer the floor takes back (no answer in time, the caller gone)
+//! cancels the ringing. A BYE from either side ends both legs (or, with the
+//! phone survey on, an agent's BYE first asks the caller for a 1–5 score).
+//! Each call leaves a [`CallRecord`] when its caller's leg ends.
 
+mod bridge;
+pub(crate) mod calls;
 pub mod media;
 
 use std::{
@@ -30,7 +40,7 @@ use std::{
 
 use dasan_core::{CategoryCode, Channel, PhoneNumber};
 use dasan_sip::{Message, StartLine, parse, parse_name_addr};
-use dasan_store::Store;
+use dasan_store::{Store, sip::CallRecord};
 use tokio::{net::UdpSocket, sync::mpsc};
 use uuid::Uuid;
 
@@ -111,15 +121,38 @@ struct Dialog {
     digits: mpsc::Sender<char>,
     /// The call's place on the floor.
     floor: Arc<Mutex<OnFloor>>,
+    /// The caller's audio (the agent leg is offered the same).
+    offer: media::Offer,
+    caller: CallerSide,
+}
+
+/// What Dasan needs to send the caller a request in its dialog (a BYE when
+/// the agent hangs up first).
+#[derive(Debug, Clone)]
+struct CallerSide {
+    peer: Peer,
+    /// The caller's Contact URI (else its From URI).
+    target: String,
+    /// Dasan's side: the INVITE's To with Dasan's tag.
+    from: String,
+    /// The caller's side: the INVITE's From.
+    to: String,
 }
 
 /// A call's interaction, and whether the caller has hung up: both change
 /// under one lock, so a hang-up racing the menu choice never leaves a
-/// queued call behind.
-#[derive(Debug, Default)]
+/// queued call behind. Also the agent leg and the call's record so far.
+#[derive(Debug)]
 struct OnFloor {
     interaction: Option<Uuid>,
     ended: bool,
+    /// The agent leg ringing or bridged (its Call-ID).
+    leg: Option<String>,
+    /// An agent's phone answered and the legs are (or were) bridged.
+    bridged: bool,
+    /// The agent hung up first and the caller is asked for a score.
+    surveying: bool,
+    record: CallRecord,
 }
 
 /// Where a request came from, and so where its responses go: the
@@ -153,6 +186,12 @@ pub struct SipCounts {
     /// RTP packets sent and received by ended calls' media.
     pub rtp_sent: u64,
     pub rtp_received: u64,
+    /// Agents' phones rung, answering, and refusing or not answering.
+    pub agent_rings: u64,
+    pub agent_answers: u64,
+    pub agent_misses: u64,
+    /// Calls bridged to an agent whose legs have both ended.
+    pub bridged: u64,
     pub answered: u64,
     pub acked: u64,
     pub ended: u64,
@@ -169,6 +208,13 @@ struct Shared {
     dialogs: HashMap<String, Dialog>,
     /// Agents' phones: SIP username → where it registered and until when.
     bindings: HashMap<String, Binding>,
+    /// The caller's Call-ID of each queued call's interaction.
+    by_interaction: HashMap<Uuid, String>,
+    /// Agent legs by their Call-ID.
+    legs: HashMap<String, bridge::AgentLeg>,
+    /// Branches of Dasan's own requests still waiting for an answer (their
+    /// retransmission stops when it comes).
+    transactions: std::collections::HashSet<String>,
     counts: SipCounts,
 }
 
@@ -178,6 +224,9 @@ pub struct Binding {
     pub user_id: Uuid,
     /// The datagram source the phone registered from (as with `rport`).
     pub address: SocketAddr,
+    /// Where requests to the phone go (its datagram source, or the TCP
+    /// connection it registered over).
+    pub peer: Peer,
     pub contact: String,
     pub expires_at: std::time::Instant,
 }
@@ -191,11 +240,19 @@ pub struct SipServer {
     menu: Arc<Menu>,
     /// Signs the digest nonces Dasan hands out (random at each start).
     nonce_key: Arc<[u8; 32]>,
+    /// Whether a caller whose agent hangs up first is asked for a score.
+    phone_survey: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SipServer {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.socket.local_addr()
+    }
+
+    /// Turns the keypad survey after the agent's hang-up on or off.
+    pub fn set_phone_survey(&self, on: bool) {
+        self.phone_survey
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn counts(&self) -> SipCounts {
@@ -233,7 +290,13 @@ pub fn start(
             getrandom::fill(&mut key).unwrap_or_default();
             key
         }),
+        phone_survey: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
+    tokio::spawn(
+        server
+            .clone()
+            .watch_offers(server.state.floor.offer_notices()),
+    );
     let running = server.clone();
     tokio::spawn(async move {
         tokio::pin!(closed);
@@ -377,7 +440,8 @@ impl SipServer {
             }
         };
         let StartLine::Request { method, .. } = &message.start else {
-            // Responses: Dasan sends no requests yet.
+            // Responses to Dasan's requests (the agent legs, BYEs).
+            self.on_response(&message).await;
             return;
         };
         if let Err(error) = message.check_request(&SUPPORTED) {
@@ -395,6 +459,7 @@ impl SipServer {
                 let response = message.response(200, "OK", Some(&tag()), &allow(), b"");
                 self.send(&response, &peer).await;
             }
+            "INVITE" | "INFO" if self.in_agent_leg(&message, &call_id, &peer).await => {}
             "INVITE" => self.invite(&message, call_id, peer).await,
             "REGISTER" => {
                 // It reads the store: off the receive loop, so one slow read
@@ -424,7 +489,12 @@ impl SipServer {
                     .and_then(|mut shared| shared.dialogs.remove(&call_id));
                 let ended = dialog.is_some();
                 if let Some(dialog) = dialog {
-                    self.hang_up(dialog).await;
+                    self.hang_up(dialog, "caller").await;
+                } else if self.agent_bye(&call_id).await {
+                    self.count(|c| c.ended += 1);
+                    let response = message.response(200, "OK", None, &[], b"");
+                    self.send(&response, &peer).await;
+                    return;
                 }
                 let response = if ended {
                     self.count(|c| c.ended += 1);
@@ -499,7 +569,7 @@ impl SipServer {
             .ok()
             .and_then(|mut shared| shared.dialogs.remove(&call_id));
         if let Some(old) = replaced {
-            self.hang_up(old).await;
+            self.hang_up(old, "caller").await;
         }
         self.count(|c| c.invites += 1);
         let full = self
@@ -557,21 +627,65 @@ impl SipServer {
                     .ok()
                     .and_then(|mut shared| shared.dialogs.remove(&watched));
                 if let Some(dialog) = dialog {
-                    watcher.hang_up(dialog).await;
+                    watcher.hang_up(dialog, "timeout").await;
                 }
             }
         });
-        let interaction = Arc::new(Mutex::new(OnFloor::default()));
-        let caller = message
-            .header("from")
-            .and_then(parse_name_addr)
-            .and_then(|from| caller_number(&from.uri));
+        let from = message.header("from").unwrap_or_default().to_owned();
+        let caller = parse_name_addr(&from).and_then(|from| caller_number(&from.uri));
+        let dialled = match &message.start {
+            StartLine::Request { uri, .. } => uri
+                .split_once(':')
+                .map(|(_, rest)| rest.split(['@', ';']).next().unwrap_or_default())
+                .unwrap_or_default()
+                .chars()
+                .take(64)
+                .collect(),
+            StartLine::Response { .. } => String::new(),
+        };
+        let interaction = Arc::new(Mutex::new(OnFloor {
+            interaction: None,
+            ended: false,
+            leg: None,
+            bridged: false,
+            surveying: false,
+            record: CallRecord {
+                id: Uuid::now_v7(),
+                interaction_id: None,
+                caller: caller.as_ref().map(|c| c.e164().to_owned()),
+                dialled,
+                queue: None,
+                started_at: crate::now().millis(),
+                queued_at: None,
+                answered_at: None,
+                ended_at: 0,
+                outcome: String::new(),
+                ended_by: String::new(),
+                agent_id: None,
+                agents_rung: 0,
+                packets_from_caller: 0,
+                packets_from_agent: 0,
+                survey_score: None,
+            },
+        }));
+        let caller_side = CallerSide {
+            peer: peer.clone(),
+            target: message
+                .header("contact")
+                .and_then(parse_name_addr)
+                .or_else(|| parse_name_addr(&from))
+                .map(|a| a.uri)
+                .unwrap_or_default(),
+            from: format!("{};tag={to_tag}", message.header("to").unwrap_or_default()),
+            to: from.clone(),
+        };
         tokio::spawn(self.clone().menu_choice(
             digits_rx,
             control.clone(),
             caller,
             interaction.clone(),
             offer.payload,
+            call_id.clone(),
         ));
         let mut extra = allow();
         extra.push(("Contact", format!("<sip:ivr@{local}>")));
@@ -589,6 +703,8 @@ impl SipServer {
                     counts,
                     digits,
                     floor: interaction,
+                    offer,
+                    caller: caller_side,
                 },
             );
             shared.counts.answered += 1;
@@ -621,7 +737,7 @@ impl SipServer {
                         .ok()
                         .and_then(|mut shared| shared.dialogs.remove(&call_id));
                     if let Some(dialog) = dialog {
-                        server.hang_up(dialog).await;
+                        server.hang_up(dialog, "timeout").await;
                     }
                     tracing::debug!("sip: no ACK for an answered call; dropped");
                     return;
@@ -671,7 +787,8 @@ fn caller_number(uri: &str) -> Option<PhoneNumber> {
 }
 
 impl SipServer {
-    /// Waits for the caller's menu choice and queues the call.
+    /// Waits for the caller's menu choice and queues the call; after an
+    /// agent's hang-up with the phone survey on, takes the score.
     async fn menu_choice(
         self,
         mut digits: mpsc::Receiver<char>,
@@ -679,8 +796,23 @@ impl SipServer {
         caller: Option<PhoneNumber>,
         interaction: Arc<Mutex<OnFloor>>,
         payload: u8,
+        call_id: String,
     ) {
         while let Some(digit) = digits.recv().await {
+            let surveying = interaction.lock().is_ok_and(|call| call.surveying);
+            if surveying {
+                if let Some(score) = digit.to_digit(10).filter(|d| (1..=5).contains(d)) {
+                    self.survey_answered(
+                        &interaction,
+                        i64::from(score),
+                        &control,
+                        payload,
+                        &call_id,
+                    )
+                    .await;
+                }
+                continue;
+            }
             let Some(category) = self.menu.choice(digit).cloned() else {
                 continue;
             };
@@ -698,24 +830,39 @@ impl SipServer {
                 if call.interaction.is_some() {
                     continue;
                 }
+                // The id is known before the floor hears of the call: an
+                // agent free at once is offered it inside `add_interaction`,
+                // and the ringing looks the call up by it.
+                let id = Uuid::now_v7();
+                if let Ok(mut shared) = self.shared.lock() {
+                    shared.by_interaction.insert(id, call_id.clone());
+                }
                 let added = self
                     .state
                     .floor
                     .add_interaction(crate::floor::NewInteraction {
-                        id: None,
+                        id: Some(id),
                         channel: Channel::Voice,
                         citizen_phone: phone,
-                        category,
+                        category: category.clone(),
                         required_skills: Vec::new(),
                         priority: 0,
                     });
                 match added {
                     Ok(view) => {
                         call.interaction = Some(view.id);
+                        call.record.interaction_id = Some(view.id);
+                        call.record.queue = category.map(|c| c.to_string());
+                        call.record.queued_at = Some(crate::now().millis());
                         true
                     }
                     Err(error) => {
                         tracing::warn!(%error, "sip: the call could not be queued");
+                        if let Ok(mut shared) = self.shared.lock()
+                            && shared.by_interaction.get(&id) == Some(&call_id)
+                        {
+                            shared.by_interaction.remove(&id);
+                        }
                         false
                     }
                 }
@@ -729,31 +876,61 @@ impl SipServer {
         }
     }
 
-    /// The caller hung up: media stops; a call still waiting is abandoned.
-    async fn hang_up(&self, dialog: Dialog) {
+    /// The caller's leg ended (BYE either way, time-out): media stops; a
+    /// call still waiting is abandoned; a ringing or bridged agent leg
+    /// ends; the call's record is stored.
+    async fn hang_up(&self, dialog: Dialog, ended_by: &str) {
         let _ = dialog.media.send(Control::Stop).await;
-        let sent = dialog
-            .counts
-            .sent
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let received = dialog
-            .counts
-            .received
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        let (sent, received) = (load(&dialog.counts.sent), load(&dialog.counts.received));
         self.count(|c| {
             c.rtp_sent += sent;
             c.rtp_received += received;
         });
         metrics::counter!("dasan_rtp_packets_total", "direction" => "sent").increment(sent);
         metrics::counter!("dasan_rtp_packets_total", "direction" => "received").increment(received);
-        let queued = dialog.floor.lock().ok().and_then(|mut call| {
+        let ended = dialog.floor.lock().ok().map(|mut call| {
             call.ended = true;
-            call.interaction
+            call.surveying = false;
+            let waiting = call.interaction.filter(|_| !call.bridged);
+            let record = &mut call.record;
+            record.ended_at = crate::now().millis().max(record.started_at);
+            if record.ended_by.is_empty() {
+                record.ended_by = ended_by.to_owned();
+            }
+            record.outcome = if record.answered_at.is_some() {
+                "answered"
+            } else if record.queued_at.is_some() {
+                "abandoned"
+            } else {
+                "ivr"
+            }
+            .to_owned();
+            record.packets_from_caller = load(&dialog.counts.from_caller);
+            record.packets_from_agent = load(&dialog.counts.from_agent);
+            (waiting, call.leg.take(), call.bridged, call.record.clone())
         });
-        if let Some(id) = queued
+        let Some((waiting, leg, bridged, record)) = ended else {
+            return;
+        };
+        if let Some(id) = waiting
             && self.state.floor.abandon(id).is_ok()
         {
             self.count(|c| c.abandoned += 1);
+        }
+        if let Some(leg) = leg {
+            self.end_leg(&leg).await;
+        }
+        if bridged {
+            self.count(|c| c.bridged += 1);
+        }
+        if let Some(id) = record.interaction_id
+            && let Ok(mut shared) = self.shared.lock()
+        {
+            shared.by_interaction.remove(&id);
+        }
+        if let Err(error) = self.state.store.record_call(&record).await {
+            tracing::error!(%error, "sip: the call record could not be stored");
         }
     }
 }
@@ -923,6 +1100,7 @@ impl SipServer {
                     Binding {
                         user_id: account.user_id,
                         address: peer.address(),
+                        peer: peer.clone(),
                         contact: contact.clone(),
                         expires_at: std::time::Instant::now() + Duration::from_secs(expires),
                     },
