@@ -42,6 +42,10 @@ struct VoiceFile {
     menu: Option<String>,
     /// Ask callers for a 1–5 keypad score when the agent hangs up first.
     phone_survey: Option<bool>,
+    /// A folder of the center's own recorded prompts (`greeting.wav`,
+    /// `queue.wav`, `survey.wav`, `thanks.wav`; any missing one stays the
+    /// shipped recording).
+    prompts: Option<PathBuf>,
 }
 
 /// `[care]` in the configuration file: the care-call programme.
@@ -119,11 +123,11 @@ pub struct Settings {
     pub care: dasan_web::care::CareConfig,
     /// Where the SIP front door listens (UDP), if anywhere.
     pub sip: Option<SocketAddr>,
-    /// The IVR's menu (`[voice] menu`, or `DASAN_SIP_MENU`).
-    pub sip_menu: dasan_web::voice::Menu,
-    /// The keypad survey after the agent's hang-up (`[voice] phone_survey`,
-    /// or `DASAN_SIP_PHONE_SURVEY=1`/`0`).
-    pub sip_phone_survey: bool,
+    /// The front door's menu (`[voice] menu`, or `DASAN_SIP_MENU`), prompts
+    /// (`[voice] prompts`, or `DASAN_SIP_PROMPTS`) and keypad survey after
+    /// the agent's hang-up (`[voice] phone_survey`, or
+    /// `DASAN_SIP_PHONE_SURVEY=1`/`0`).
+    pub voice: dasan_web::voice::VoiceOptions,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -189,10 +193,18 @@ impl Settings {
             Some(other) => anyhow::bail!("DASAN_SIP_PHONE_SURVEY is 1 or 0, not `{other}`"),
         };
         let menu = std::env::var("DASAN_SIP_MENU").ok().or(voice.menu);
-        let sip_menu = match menu {
+        let menu = match menu {
             Some(text) => dasan_web::voice::Menu::parse(&text)
                 .map_err(|e| anyhow::anyhow!("the IVR menu: {e}"))?,
             None => dasan_web::voice::Menu::default(),
+        };
+        let prompts = std::env::var_os("DASAN_SIP_PROMPTS")
+            .map(PathBuf::from)
+            .or(voice.prompts);
+        let prompts = match prompts {
+            Some(dir) => dasan_web::voice::Prompts::from_dir(&dir)
+                .map_err(|e| anyhow::anyhow!("the IVR prompts: {e}"))?,
+            None => dasan_web::voice::Prompts::default(),
         };
         Ok(Settings {
             db,
@@ -202,8 +214,11 @@ impl Settings {
             surveys,
             care,
             sip: None,
-            sip_menu,
-            sip_phone_survey,
+            voice: dasan_web::voice::VoiceOptions {
+                menu,
+                prompts,
+                phone_survey: sip_phone_survey,
+            },
         })
     }
 }

@@ -233,16 +233,47 @@ fn a_caller_hears_the_menu_presses_2_by_rfc_4733_queues_for_water_and_hangs_up()
         water_queue(web, &token).is_some_and(|q| q["waiting"] == 1 && q["offered"] == 1)
     });
 
+    // A re-INVITE (say, a session refresh) keeps the call and its session:
+    // the same answer comes back, and the call still waits in its queue.
+    let reinvite = format!(
+        "INVITE sip:120@{sip} SIP/2.0\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        headers("INVITE", 2, &tag),
+        sdp.len()
+    );
+    signalling.send_to(reinvite.as_bytes(), sip).expect("send");
+    let refreshed = loop {
+        let (n, _) = signalling.recv_from(&mut buffer).expect("an answer");
+        let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if text.contains("CSeq: 2 INVITE") && !text.starts_with("SIP/2.0 100") {
+            break text;
+        }
+    };
+    assert!(refreshed.starts_with("SIP/2.0 200"), "{refreshed}");
+    assert!(
+        refreshed.contains(&format!("m=audio {answer_port} ")),
+        "{refreshed}"
+    );
+    assert!(refreshed.contains(&format!("tag={to_tag}")), "{refreshed}");
+    let ack = format!(
+        "ACK sip:120@{sip} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+        headers("ACK", 2, &tag)
+    );
+    signalling.send_to(ack.as_bytes(), sip).expect("ack");
+    assert!(
+        water_queue(web, &token).is_some_and(|q| q["waiting"] == 1 && q["abandoned"] == 0),
+        "still waiting"
+    );
+
     // The caller hangs up while waiting: an abandon.
     let bye = format!(
         "BYE sip:ivr@{sip} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-        headers("BYE", 2, &tag)
+        headers("BYE", 3, &tag)
     );
     signalling.send_to(bye.as_bytes(), sip).expect("bye");
     let answer = loop {
         let (n, _) = signalling.recv_from(&mut buffer).expect("an answer to BYE");
         let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
-        if text.contains("CSeq: 2 BYE") {
+        if text.contains("CSeq: 3 BYE") {
             break text;
         }
     };
@@ -431,4 +462,25 @@ fn an_address_phones_cannot_reach_is_refused() {
         .expect("runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid SIP address"));
+    // A prompts folder that is not there, or holds a file that is not a
+    // WAV, stops the start with the file named.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("greeting.wav"), "not audio").expect("write");
+    for (folder, expected) in [
+        (dir.path().join("missing"), "not a folder".to_owned()),
+        (dir.path().to_path_buf(), "greeting.wav".to_owned()),
+    ] {
+        let output = dasan()
+            .args(["serve", "--db", &db.url, "--listen", "127.0.0.1:0"])
+            .args(["--sip", "127.0.0.1:0"])
+            .env("DASAN_SIP_PROMPTS", &folder)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(
+            stderr.contains("the IVR prompts") && stderr.contains(&expected),
+            "{stderr}"
+        );
+    }
 }

@@ -25,7 +25,7 @@ use dasan_web::{
     AppState, app, auth,
     floor::FloorConfig,
     session::create_user,
-    voice::{self, Menu, SipServer},
+    voice::{self, SipServer, VoiceOptions},
 };
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ struct Center {
     dir: tempfile::TempDir,
 }
 
-async fn center(offer_timeout_millis: u64) -> Center {
+async fn center(offer_timeout_millis: u64, phone_survey: bool) -> Center {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
         .await
@@ -60,7 +60,10 @@ async fn center(offer_timeout_millis: u64) -> Center {
     let server = voice::start(
         socket,
         state.clone(),
-        Menu::default(),
+        VoiceOptions {
+            phone_survey,
+            ..VoiceOptions::default()
+        },
         std::future::pending(),
     );
     let issued = auth::issue_token(Role::Supervisor, "test").expect("token");
@@ -310,7 +313,7 @@ async fn a_caller_reaches_an_agents_phone_talks_and_the_call_is_recorded() {
     if !sipp_present() {
         return;
     }
-    let center = center(20_000).await;
+    let center = center(20_000, false).await;
     let lee = agent(&center, "lee").await;
     presence(&center, &lee, "available").await;
     let phone = phone(&center, &lee, "agent_answers.xml");
@@ -388,7 +391,7 @@ async fn a_busy_phone_sends_the_call_back_to_the_head_of_its_queue() {
     if !sipp_present() {
         return;
     }
-    let center = center(20_000).await;
+    let center = center(20_000, false).await;
     let park = agent(&center, "park").await;
     let lee = agent(&center, "lee").await;
     presence(&center, &park, "available").await;
@@ -440,7 +443,7 @@ async fn a_ringing_phone_is_cancelled_when_nobody_answers_or_the_caller_hangs_up
         return;
     }
     // Offers ring for 1.5 s.
-    let center = center(1_500).await;
+    let center = center(1_500, false).await;
     let park = agent(&center, "park").await;
     let lee = agent(&center, "lee").await;
     presence(&center, &park, "available").await;
@@ -481,8 +484,7 @@ async fn after_the_agent_hangs_up_the_caller_rates_the_call_by_keypad() {
     if !sipp_present() {
         return;
     }
-    let center = center(20_000).await;
-    center.server.set_phone_survey(true);
+    let center = center(20_000, true).await;
     let lee = agent(&center, "lee").await;
     presence(&center, &lee, "available").await;
     let phone = phone(&center, &lee, "agent_hangs_up.xml");

@@ -72,10 +72,9 @@ pub async fn serve(
         let server = dasan_web::voice::start(
             socket,
             state.clone(),
-            settings.sip_menu.clone(),
+            settings.voice.clone(),
             state.floor.closed(),
         );
-        server.set_phone_survey(settings.sip_phone_survey);
         let sip_address = server.local_addr()?;
         // TCP on the same address and port as UDP.
         let tcp = tokio::net::TcpListener::bind(sip_address)

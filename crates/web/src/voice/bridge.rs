@@ -35,8 +35,22 @@ enum LegState {
     /// A provisional response came.
     Ringing,
     Answered,
+    /// To be cancelled, but nothing heard yet: RFC 3261 §9.1 waits for a
+    /// provisional response before sending CANCEL.
+    CancelPending,
     /// CANCEL sent, waiting for the INVITE's final answer.
     Cancelling,
+}
+
+impl LegState {
+    /// Ringing or about to: what an offer taken back must stop.
+    fn ringing(self) -> bool {
+        matches!(self, LegState::Calling | LegState::Ringing)
+    }
+
+    fn cancelled(self) -> bool {
+        matches!(self, LegState::CancelPending | LegState::Cancelling)
+    }
 }
 
 /// One ringing or bridged agent phone.
@@ -113,18 +127,23 @@ impl SipServer {
                     agent,
                 } => self.ring(interaction, agent).await,
                 OfferNotice::Withdrawn { interaction, agent } => {
-                    let leg = self.shared.lock().ok().and_then(|shared| {
-                        shared
-                            .legs
-                            .iter()
-                            .find(|(_, l)| {
-                                l.interaction == interaction
-                                    && l.agent == agent
-                                    && l.state != LegState::Answered
-                            })
-                            .map(|(id, _)| id.clone())
-                    });
-                    if let Some(leg) = leg {
+                    let legs: Vec<String> = self
+                        .shared
+                        .lock()
+                        .map(|shared| {
+                            shared
+                                .legs
+                                .iter()
+                                .filter(|(_, l)| {
+                                    l.interaction == interaction
+                                        && l.agent == agent
+                                        && l.state.ringing()
+                                })
+                                .map(|(id, _)| id.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    for leg in legs {
                         self.end_leg(&leg).await;
                     }
                 }
@@ -155,14 +174,25 @@ impl SipServer {
                     return;
                 }
                 if waited >= TIMER_H {
-                    // Unanswered: forget it, and a leg that never got its
-                    // INVITE's final answer (a phone gone dead) with it.
-                    if let Ok(mut shared) = server.shared.lock() {
+                    // Unanswered: forget it. A phone that never answered an
+                    // INVITE at all is a missed offer.
+                    let dead = server.shared.lock().ok().and_then(|mut shared| {
                         shared.transactions.remove(&key);
-                        let branch = key.split(' ').next().unwrap_or_default();
-                        shared
+                        let branch = key.strip_suffix(" INVITE")?;
+                        let id = shared
                             .legs
-                            .retain(|_, l| l.branch != branch || l.state == LegState::Answered);
+                            .iter()
+                            .find(|(_, l)| l.branch == branch && l.state == LegState::Calling)
+                            .map(|(id, _)| id.clone())?;
+                        shared.legs.remove(&id).map(|leg| (id, leg))
+                    });
+                    if let Some((id, leg)) = dead {
+                        server.forget_leg(&leg.caller_call_id, &id);
+                        server.count(|c| c.agent_misses += 1);
+                        let _ = server
+                            .state
+                            .floor
+                            .answer_offer(leg.agent, leg.interaction, false);
                     }
                     return;
                 }
@@ -321,11 +351,22 @@ impl SipServer {
         let call_id = message.header("call-id").unwrap_or_default();
         match code {
             100..=199 => {
-                if let Ok(mut shared) = self.shared.lock()
-                    && let Some(leg) = shared.legs.get_mut(call_id)
-                    && leg.state == LegState::Calling
-                {
-                    leg.state = LegState::Ringing;
+                let pending = self.shared.lock().ok().and_then(|mut shared| {
+                    let leg = shared.legs.get_mut(call_id)?;
+                    match leg.state {
+                        LegState::Calling => {
+                            leg.state = LegState::Ringing;
+                            None
+                        }
+                        LegState::CancelPending => {
+                            leg.state = LegState::Ringing;
+                            Some(())
+                        }
+                        _ => None,
+                    }
+                });
+                if pending.is_some() {
+                    self.end_leg(call_id).await;
                 }
             }
             200..=299 => self.leg_answered(call_id, message).await,
@@ -372,7 +413,7 @@ impl SipServer {
         if before == LegState::Answered {
             return; // a retransmitted 200: ACKed again
         }
-        if before == LegState::Cancelling {
+        if before.cancelled() {
             // Answered as the CANCEL crossed it: the call went elsewhere.
             self.end_leg(call_id).await;
             return;
@@ -384,33 +425,34 @@ impl SipServer {
             let _ = self.state.floor.answer_offer(agent, interaction, false);
             return;
         };
-        let accepted = self
-            .state
-            .floor
-            .answer_offer(agent, interaction, true)
-            .is_ok()
-            || self.state.floor.interaction(interaction).is_some_and(|v| {
-                // Accepted on the desktop while the phone rang.
-                v.state == InteractionState::Connected && v.agent_id == Some(agent)
-            });
         let dialog = self.shared.lock().ok().and_then(|shared| {
             shared
                 .dialogs
                 .get(&caller_call_id)
                 .map(|d| (d.media.clone(), d.floor.clone()))
         });
-        let bridged = accepted
-            && dialog.as_ref().is_some_and(|(_, call)| {
-                call.lock().is_ok_and(|mut c| {
-                    if c.ended || c.leg.as_deref() != Some(call_id) {
-                        return false;
-                    }
+        // The offer is accepted under the call's lock, after checking that
+        // the caller is still there: a hang-up either comes first (and the
+        // phone is hung up on) or finds the call connected (no abandon).
+        let bridged = dialog.as_ref().is_some_and(|(_, call)| {
+            call.lock().is_ok_and(|mut c| {
+                if c.ended || c.leg.as_deref() != Some(call_id) {
+                    return false;
+                }
+                let floor = &self.state.floor;
+                let accepted = floor.answer_offer(agent, interaction, true).is_ok()
+                    || floor.interaction(interaction).is_some_and(|v| {
+                        // Accepted on the desktop while the phone rang.
+                        v.state == InteractionState::Connected && v.agent_id == Some(agent)
+                    });
+                if accepted {
                     c.bridged = true;
                     c.record.answered_at = Some(crate::now().millis());
                     c.record.agent_id = Some(agent);
-                    true
-                })
-            });
+                }
+                accepted
+            })
+        });
         match (bridged, dialog, rtp) {
             (true, Some((control, _)), Some(socket)) => {
                 self.count(|c| c.agent_answers += 1);
@@ -437,6 +479,14 @@ impl SipServer {
             .ok()
             .and_then(|mut shared| shared.legs.remove(call_id))
         else {
+            let again = self
+                .shared
+                .lock()
+                .ok()
+                .and_then(|shared| shared.acked.get(call_id).cloned());
+            if let Some((ack, peer)) = again {
+                self.send(&ack, &peer).await;
+            }
             return;
         };
         if leg.state == LegState::Answered {
@@ -444,8 +494,21 @@ impl SipServer {
         }
         let ack = self.ack_non_2xx(&leg, &to, call_id);
         self.send(&ack, &leg.peer).await;
+        // The phone repeats its answer until the ACK reaches it.
+        if let Ok(mut shared) = self.shared.lock() {
+            shared
+                .acked
+                .insert(call_id.to_owned(), (ack, leg.peer.clone()));
+        }
+        let (server, acked) = (self.clone(), call_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(TIMER_H).await;
+            if let Ok(mut shared) = server.shared.lock() {
+                shared.acked.remove(&acked);
+            }
+        });
         self.forget_leg(&leg.caller_call_id, call_id);
-        if leg.state != LegState::Cancelling {
+        if !leg.state.cancelled() {
             // Busy, refused, unavailable: the call goes back to the head of
             // its queue and the next agent is tried.
             self.count(|c| c.agent_misses += 1);
@@ -491,20 +554,18 @@ impl SipServer {
             let Ok(mut shared) = self.shared.lock() else {
                 return;
             };
-            let Some(mut leg) = shared.legs.remove(call_id) else {
+            let Some(leg) = shared.legs.get_mut(call_id) else {
                 return;
             };
             match leg.state {
                 LegState::Calling => {
-                    shared
-                        .transactions
-                        .remove(&format!("{} INVITE", leg.branch));
+                    // Stop the INVITE; CANCEL once the phone says anything.
+                    leg.state = LegState::CancelPending;
+                    let key = format!("{} INVITE", leg.branch);
+                    shared.transactions.remove(&key);
                     None
                 }
-                LegState::Cancelling => {
-                    shared.legs.insert(call_id.to_owned(), leg);
-                    None
-                }
+                LegState::CancelPending | LegState::Cancelling => return,
                 LegState::Ringing => {
                     let cancel = request(
                         "CANCEL",
@@ -515,12 +576,13 @@ impl SipServer {
                         &[],
                         b"",
                     );
-                    let next = (cancel, leg.peer.clone(), format!("{} CANCEL", leg.branch));
                     leg.state = LegState::Cancelling;
-                    shared.legs.insert(call_id.to_owned(), leg);
-                    Some(next)
+                    Some((cancel, leg.peer.clone(), format!("{} CANCEL", leg.branch)))
                 }
                 LegState::Answered => {
+                    let Some(leg) = shared.legs.remove(call_id) else {
+                        return;
+                    };
                     let branch = branch();
                     let bye = request(
                         "BYE",
@@ -539,6 +601,20 @@ impl SipServer {
                 }
             }
         };
+        // A cancelled leg whose phone never gives its final answer is
+        // forgotten after timer H.
+        let (server, expiring) = (self.clone(), call_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(TIMER_H).await;
+            if let Ok(mut shared) = server.shared.lock()
+                && shared
+                    .legs
+                    .get(&expiring)
+                    .is_some_and(|l| l.state.cancelled())
+            {
+                shared.legs.remove(&expiring);
+            }
+        });
         if let Some((bytes, peer, key)) = next {
             self.send_reliably(bytes, peer, key).await;
         }
@@ -556,6 +632,18 @@ impl SipServer {
         else {
             return false;
         };
+        if leg.state != LegState::Answered {
+            // A BYE before any answer: the phone refused the call.
+            self.forget_leg(&leg.caller_call_id, call_id);
+            if !leg.state.cancelled() {
+                self.count(|c| c.agent_misses += 1);
+                let _ = self
+                    .state
+                    .floor
+                    .answer_offer(leg.agent, leg.interaction, false);
+            }
+            return true;
+        }
         let dialog = self.shared.lock().ok().and_then(|shared| {
             shared
                 .dialogs
@@ -565,7 +653,7 @@ impl SipServer {
         let Some((control, call, payload)) = dialog else {
             return true;
         };
-        let survey = self.phone_survey.load(std::sync::atomic::Ordering::Relaxed);
+        let survey = self.options.phone_survey;
         let ask = call.lock().is_ok_and(|mut c| {
             if c.leg.as_deref() == Some(call_id) {
                 c.leg = None;
@@ -580,7 +668,7 @@ impl SipServer {
         let _ = control.send(Control::Unbridge).await;
         if ask {
             let _ = control
-                .send(Control::Play(media::survey_question(payload)))
+                .send(Control::Play(self.options.prompts.survey.audio(payload)))
                 .await;
             let server = self.clone();
             let caller_call_id = leg.caller_call_id.clone();
@@ -647,8 +735,12 @@ impl SipServer {
         if let Some(interaction) = record.interaction_id {
             self.store_phone_survey(interaction, &record, score).await;
         }
-        let _ = control.send(Control::Play(media::thanks(payload))).await;
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let _ = control
+            .send(Control::Play(self.options.prompts.thanks.audio(payload)))
+            .await;
+        // The thanks plays out (at most five seconds of it).
+        let thanks = self.options.prompts.thanks.millis().min(5_000);
+        tokio::time::sleep(Duration::from_millis(thanks)).await;
         self.bye_caller(call_id).await;
     }
 

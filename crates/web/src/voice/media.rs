@@ -1,7 +1,7 @@
-//! The IVR's media: one RTP socket per call, G.711 prompts sent every 20 ms,
-//! the caller's RTP counted and its RFC 4733 telephone-events read as
-//! digits. The prompts are generated tones for now (a two-tone greeting and
-//! menu, a softer queue announcement); recorded speech is a later slice.
+//! The IVR's media: one RTP socket per call, G.711 prompts (`prompts.rs`)
+//! sent every 20 ms, the caller's RTP counted and its RFC 4733
+//! telephone-events read as digits; while bridged, packets relayed between
+//! the caller and the agent's phone.
 
 use std::{
     net::SocketAddr,
@@ -85,7 +85,7 @@ pub fn answer_sdp(local: SocketAddr, offer: &Offer, session: &str) -> String {
 }
 
 /// G.711 µ-law of a 16-bit sample.
-fn ulaw(sample: i16) -> u8 {
+pub(super) fn ulaw(sample: i16) -> u8 {
     let mut value = i32::from(sample);
     let sign = if value < 0 {
         value = -value;
@@ -100,7 +100,7 @@ fn ulaw(sample: i16) -> u8 {
 }
 
 /// G.711 A-law of a 16-bit sample.
-fn alaw(sample: i16) -> u8 {
+pub(super) fn alaw(sample: i16) -> u8 {
     let mut value = i32::from(sample) >> 3;
     let mask = if value >= 0 {
         0xD5
@@ -117,49 +117,6 @@ fn alaw(sample: i16) -> u8 {
     encoded ^ mask
 }
 
-/// A prompt: tones as (frequency Hz, milliseconds), 0 Hz for silence.
-pub fn prompt(tones: &[(f32, u32)], payload: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &(hz, ms) in tones {
-        let samples = ms * 8;
-        for n in 0..samples {
-            let s = if hz == 0.0 {
-                0.0
-            } else {
-                (2.0 * std::f32::consts::PI * hz * n as f32 / 8000.0).sin() * 8000.0
-            };
-            let s = s as i16;
-            out.push(if payload == 0 { ulaw(s) } else { alaw(s) });
-        }
-    }
-    out
-}
-
-/// The greeting and menu, and the announcement while waiting.
-pub fn greeting(payload: u8) -> Vec<u8> {
-    prompt(
-        &[(440.0, 300), (0.0, 100), (660.0, 300), (0.0, 800)],
-        payload,
-    )
-}
-
-pub fn queue_announcement(payload: u8) -> Vec<u8> {
-    prompt(&[(520.0, 200), (0.0, 1800)], payload)
-}
-
-/// After the agent hangs up: "press 1 to 5".
-pub fn survey_question(payload: u8) -> Vec<u8> {
-    prompt(
-        &[(600.0, 150), (0.0, 100), (600.0, 150), (0.0, 1600)],
-        payload,
-    )
-}
-
-/// After the survey's answer.
-pub fn thanks(payload: u8) -> Vec<u8> {
-    prompt(&[(880.0, 300), (0.0, 700)], payload)
-}
-
 /// Counters of one call's media, shared with the signalling.
 #[derive(Debug, Default)]
 pub struct MediaCounts {
@@ -173,8 +130,8 @@ pub struct MediaCounts {
 /// What the media task hears from the signalling.
 #[derive(Debug)]
 pub enum Control {
-    /// Play this prompt in a loop from now on.
-    Play(Vec<u8>),
+    /// Play this prompt (G.711 of the call's law) in a loop from now on.
+    Play(Arc<[u8]>),
     /// Relay from now on: the caller's packets to `remote` through
     /// `socket` (the agent leg's), the agent's back to the caller.
     Bridge {
@@ -205,10 +162,15 @@ pub enum Ended {
 /// silent too long. While bridged it plays nothing and relays packets as
 /// they are between the caller and the agent's phone (both legs were
 /// given the same codec and event payload numbers).
+///
+/// Each side is latched to the source of its first packet: packets from any
+/// other address are dropped, so nobody who finds a port can speak into a
+/// call. While bridged, either side's packets keep the call alive.
 pub async fn run(
     socket: UdpSocket,
     remote: SocketAddr,
     offer: Offer,
+    greeting: Arc<[u8]>,
     mut control: mpsc::Receiver<Control>,
     digits: mpsc::Sender<char>,
     counts: Arc<MediaCounts>,
@@ -220,7 +182,7 @@ pub async fn run(
     };
     let mut sequence: u16 = 0;
     let mut timestamp: u32 = 0;
-    let mut audio = greeting(offer.payload);
+    let mut audio = greeting;
     let mut position = 0;
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     let mut buffer = [0u8; 2048];
@@ -228,6 +190,7 @@ pub async fn run(
     let mut heard = tokio::time::Instant::now();
     let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
     let mut relayed = [0u8; 2048];
+    let (mut caller_from, mut agent_from): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -253,9 +216,9 @@ pub async fn run(
                 timestamp = timestamp.wrapping_add(160);
             }
             received = socket.recv_from(&mut buffer) => {
-                let Ok((n, _)) = received else { continue };
+                let Ok((n, from)) = received else { continue };
                 let packet = &buffer[..n];
-                if n < 12 || packet[0] >> 6 != 2 {
+                if n < 12 || packet[0] >> 6 != 2 || *caller_from.get_or_insert(from) != from {
                     continue;
                 }
                 heard = tokio::time::Instant::now();
@@ -288,10 +251,11 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => {
-                let Ok((n, _)) = received else { continue };
-                if n < 12 || relayed[0] >> 6 != 2 {
+                let Ok((n, from)) = received else { continue };
+                if n < 12 || relayed[0] >> 6 != 2 || *agent_from.get_or_insert(from) != from {
                     continue;
                 }
+                heard = tokio::time::Instant::now();
                 if socket.send_to(&relayed[..n], remote).await.is_ok() {
                     counts.from_agent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -301,7 +265,10 @@ pub async fn run(
                     audio = next;
                     position = 0;
                 }
-                Some(Control::Bridge { socket, remote }) => bridge = Some((socket, remote)),
+                Some(Control::Bridge { socket, remote }) => {
+                    bridge = Some((socket, remote));
+                    agent_from = None;
+                }
                 Some(Control::Unbridge) => bridge = None,
                 Some(Control::Stop) | None => return Ended::Stopped,
             },

@@ -30,6 +30,7 @@
 mod bridge;
 pub(crate) mod calls;
 pub mod media;
+pub mod prompts;
 
 use std::{
     collections::HashMap,
@@ -46,6 +47,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use media::{Control, MediaCounts};
+pub use prompts::Prompts;
 
 /// The IVR's menu: a digit → the category the call queues for (`None`: the
 /// general queue, "an agent, please"). Configuration, not code.
@@ -57,6 +59,15 @@ impl Default for Menu {
     fn default() -> Self {
         Menu::parse("1=transport,2=water,3=other,0=").unwrap_or(Menu(Vec::new()))
     }
+}
+
+/// How the front door behaves: configuration, not code.
+#[derive(Debug, Clone, Default)]
+pub struct VoiceOptions {
+    pub menu: Menu,
+    pub prompts: Prompts,
+    /// Ask a caller whose agent hung up first for a 1–5 keypad score.
+    pub phone_survey: bool,
 }
 
 impl Menu {
@@ -113,6 +124,8 @@ struct Dialog {
     state: DialogState,
     /// The INVITE's last response (for retransmitted INVITEs).
     invite_response: Vec<u8>,
+    /// Dasan's SDP answer (given again to a re-INVITE).
+    sdp: String,
     invite_branch: Option<String>,
     /// The call's media task.
     media: mpsc::Sender<Control>,
@@ -215,6 +228,8 @@ struct Shared {
     /// Branches of Dasan's own requests still waiting for an answer (their
     /// retransmission stops when it comes).
     transactions: std::collections::HashSet<String>,
+    /// The ACKs of agent legs' refusals, for a phone repeating its answer.
+    acked: HashMap<String, (Vec<u8>, Peer)>,
     counts: SipCounts,
 }
 
@@ -237,22 +252,14 @@ pub struct SipServer {
     socket: Arc<UdpSocket>,
     shared: Arc<Mutex<Shared>>,
     state: AppState,
-    menu: Arc<Menu>,
+    options: Arc<VoiceOptions>,
     /// Signs the digest nonces Dasan hands out (random at each start).
     nonce_key: Arc<[u8; 32]>,
-    /// Whether a caller whose agent hangs up first is asked for a score.
-    phone_survey: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SipServer {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.socket.local_addr()
-    }
-
-    /// Turns the keypad survey after the agent's hang-up on or off.
-    pub fn set_phone_survey(&self, on: bool) {
-        self.phone_survey
-            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn counts(&self) -> SipCounts {
@@ -276,7 +283,7 @@ impl SipServer {
 pub fn start(
     socket: UdpSocket,
     state: AppState,
-    menu: Menu,
+    options: VoiceOptions,
     closed: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> SipServer {
     crate::observability::install();
@@ -284,13 +291,12 @@ pub fn start(
         socket: Arc::new(socket),
         shared: Arc::new(Mutex::new(Shared::default())),
         state,
-        menu: Arc::new(menu),
+        options: Arc::new(options),
         nonce_key: Arc::new({
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).unwrap_or_default();
             key
         }),
-        phone_survey: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     tokio::spawn(
         server
@@ -421,7 +427,11 @@ impl SipServer {
                 }
             }
             Peer::Tcp(_, connection) => {
-                let _ = connection.send(bytes.to_vec()).await;
+                // A peer that stops reading loses messages rather than
+                // holding up everyone else's.
+                if connection.try_send(bytes.to_vec()).is_err() {
+                    tracing::debug!("sip: a TCP peer is not reading; message dropped");
+                }
             }
         }
     }
@@ -560,9 +570,36 @@ impl SipServer {
             self.send(&response, &peer).await;
             return;
         }
-        // Another INVITE in the same call (a re-INVITE): the call so far
-        // ends before the new one starts, so nothing of it is left running.
-        // (Keeping the session across a re-INVITE is a later step.)
+        // A re-INVITE in the dialog (hold, a session refresh): the session
+        // stays as it is and the same answer goes back.
+        let to_tag = message
+            .header("to")
+            .and_then(parse_name_addr)
+            .and_then(|to| to.param("tag").map(str::to_owned));
+        let again = self.shared.lock().ok().and_then(|mut shared| {
+            let dialog = shared.dialogs.get_mut(&call_id)?;
+            if to_tag.as_deref() != Some(dialog.to_tag.as_str()) {
+                return None;
+            }
+            let local = self
+                .socket
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 5060)));
+            let mut extra = allow();
+            extra.push(("Contact", format!("<sip:ivr@{local}>")));
+            extra.push(("Content-Type", "application/sdp".to_owned()));
+            let ok = message.response(200, "OK", None, &extra, dialog.sdp.as_bytes());
+            dialog.invite_branch = branch.clone();
+            dialog.invite_response = ok.clone();
+            Some(ok)
+        });
+        if let Some(ok) = again {
+            self.send(&ok, &peer).await;
+            return;
+        }
+        // Another INVITE with this Call-ID outside the dialog: the call so
+        // far ends before the new one starts, so nothing of it is left
+        // running.
         let replaced = self
             .shared
             .lock()
@@ -612,6 +649,7 @@ impl SipServer {
             rtp,
             offer.address,
             offer.clone(),
+            self.options.prompts.greeting.audio(offer.payload),
             control_rx,
             digits.clone(),
             counts.clone(),
@@ -698,6 +736,7 @@ impl SipServer {
                     to_tag,
                     state: DialogState::Answered,
                     invite_response: ok.clone(),
+                    sdp,
                     invite_branch: branch,
                     media: control,
                     counts,
@@ -813,7 +852,7 @@ impl SipServer {
                 }
                 continue;
             }
-            let Some(category) = self.menu.choice(digit).cloned() else {
+            let Some(category) = self.options.menu.choice(digit).cloned() else {
                 continue;
             };
             let Some(phone) = caller.clone() else {
@@ -870,7 +909,7 @@ impl SipServer {
             if queued {
                 self.count(|c| c.queued += 1);
                 let _ = control
-                    .send(Control::Play(media::queue_announcement(payload)))
+                    .send(Control::Play(self.options.prompts.queue.audio(payload)))
                     .await;
             }
         }
@@ -929,9 +968,13 @@ impl SipServer {
         {
             shared.by_interaction.remove(&id);
         }
-        if let Err(error) = self.state.store.record_call(&record).await {
-            tracing::error!(%error, "sip: the call record could not be stored");
-        }
+        // Off the receive loop: a slow write holds up no one's messages.
+        let store = self.state.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.record_call(&record).await {
+                tracing::error!(%error, "sip: the call record could not be stored");
+            }
+        });
     }
 }
 
