@@ -138,6 +138,12 @@ pub struct CallRecord {
     /// RTP packets relayed each way while bridged.
     pub packets_from_caller: u64,
     pub packets_from_agent: u64,
+    /// RTP packets missing from each side's sequence numbers while bridged
+    /// (lost before reaching Dasan).
+    #[serde(default)]
+    pub lost_from_caller: u64,
+    #[serde(default)]
+    pub lost_from_agent: u64,
     /// The keypad survey's answer (1–5), if the caller gave one.
     pub survey_score: Option<i64>,
 }

@@ -2010,6 +2010,8 @@ async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyS
         agents_rung: 1,
         packets_from_caller: 3_000,
         packets_from_agent: 2_990,
+        lost_from_caller: 0,
+        lost_from_agent: 10,
         survey_score: None,
     };
     let first = call(1, Some(100), 1_000_000);

@@ -292,6 +292,10 @@ struct AgentInfo {
     screen: watch::Sender<Document>,
     /// The interactions offered to or handled by this agent.
     holding: std::collections::BTreeSet<Uuid>,
+    /// What its screen's document was last made from
+    /// ([`FloorState::agent_fingerprint`]): an unchanged agent's document is
+    /// not made again, so an event costs the agents it touches, not all.
+    fingerprint: u64,
 }
 
 struct FloorState {
@@ -612,6 +616,7 @@ impl Floor {
             since: crate::now(),
             screen,
             holding: std::collections::BTreeSet::new(),
+            fingerprint: 0,
         });
         state.agent_of.insert(user_id, agent);
         self.publish(state);
@@ -925,6 +930,11 @@ impl Floor {
                 info.presence = presence;
                 info.since = now;
             }
+            let fingerprint = state.agent_fingerprint(agent);
+            if state.agents[index].fingerprint == fingerprint {
+                continue;
+            }
+            state.agents[index].fingerprint = fingerprint;
             let document = state.agent_document(agent, now);
             state.agents[index].screen.send_if_modified(|current| {
                 if *current.json == *document {
@@ -1100,6 +1110,33 @@ impl FloorState {
     }
 
     /// What one agent's desktop shows.
+    /// A hash of everything an agent's document shows that can change: its
+    /// presence and since when, and of each interaction it holds the state,
+    /// queue, offer deadline, answer time and thread counters (the other
+    /// fields of an interaction never change).
+    fn agent_fingerprint(&self, agent: AgentKey) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let info = &self.agents[agent.index()];
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (presence_name(info.presence), info.since.millis()).hash(&mut hasher);
+        for id in &info.holding {
+            if let Some(i) = self.interactions.get(id) {
+                (
+                    id,
+                    i.state.as_str(),
+                    i.agent == Some(agent),
+                    i.queue.index(),
+                    i.offer_deadline.map(Timestamp::millis),
+                    i.answered_at.map(Timestamp::millis),
+                    i.messages,
+                    i.thread_version,
+                )
+                    .hash(&mut hasher);
+            }
+        }
+        hasher.finish() | 1
+    }
+
     fn agent_document(&self, agent: AgentKey, now: Timestamp) -> String {
         let info = &self.agents[agent.index()];
         let mut offer = None;

@@ -258,7 +258,7 @@ fn caller_scenario(dir: &Path, file: &str, digit: u8, wait_ms: u32, from: &str) 
     write_pcap(&choice, &audio_then_digit(50, digit));
     let talk = dir.join("talk.pcap");
     let audio: Vec<Vec<u8>> = (0..100u16)
-        .map(|i| rtp(0, 1000 + i, u32::from(i) * 160, &[0x7F; 160]))
+        .map(|i| rtp(0, 55 + i, 8_000 + u32::from(i) * 160, &[0x7F; 160]))
         .collect();
     write_pcap(&talk, &audio);
     let text = std::fs::read_to_string(scenario(file))
@@ -266,6 +266,7 @@ fn caller_scenario(dir: &Path, file: &str, digit: u8, wait_ms: u32, from: &str) 
         .replace("@CHOICE@", &choice.to_string_lossy())
         .replace("@TALK@", &talk.to_string_lossy())
         .replace("@WAIT@", &wait_ms.to_string())
+        .replace("@AFTER@", "3000")
         .replace("01022221200", from);
     let path = dir.join(format!("{from}-{file}"));
     std::fs::write(&path, text).expect("written");
@@ -340,6 +341,11 @@ async fn a_caller_reaches_an_agents_phone_talks_and_the_call_is_recorded() {
     // phone, and its echo came back.
     assert!(call.packets_from_caller >= 50, "{call:?}");
     assert!(call.packets_from_agent >= 50, "{call:?}");
+    assert_eq!(
+        (call.lost_from_caller, call.lost_from_agent),
+        (0, 0),
+        "{call:?}"
+    );
     assert!(call.wait_seconds().is_some() && call.talk_seconds().is_some_and(|t| t > 0.0));
     let counts = center.server.counts();
     assert_eq!(

@@ -49,6 +49,8 @@ struct CallView {
     agents_rung: u32,
     packets_from_caller: u64,
     packets_from_agent: u64,
+    lost_from_caller: u64,
+    lost_from_agent: u64,
     survey_score: Option<i64>,
 }
 
@@ -132,6 +134,8 @@ async fn view(state: &AppState, record: CallRecord) -> Result<CallView, ApiError
         agents_rung: record.agents_rung,
         packets_from_caller: record.packets_from_caller,
         packets_from_agent: record.packets_from_agent,
+        lost_from_caller: record.lost_from_caller,
+        lost_from_agent: record.lost_from_agent,
         survey_score: record.survey_score,
     })
 }

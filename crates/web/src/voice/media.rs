@@ -84,6 +84,11 @@ pub fn answer_sdp(local: SocketAddr, offer: &Offer, session: &str) -> String {
     sdp
 }
 
+/// G.711 µ-law of a 16-bit sample (for tools that make test audio).
+pub fn ulaw_of(sample: i16) -> u8 {
+    ulaw(sample)
+}
+
 /// G.711 µ-law of a 16-bit sample.
 pub(super) fn ulaw(sample: i16) -> u8 {
     let mut value = i32::from(sample);
@@ -125,6 +130,50 @@ pub struct MediaCounts {
     /// Packets relayed while bridged to an agent's phone, each way.
     pub from_caller: AtomicU64,
     pub from_agent: AtomicU64,
+    /// Packets missing from each side's sequence numbers while bridged
+    /// (lost on the way to Dasan: RFC 3550's cumulative loss).
+    pub lost_from_caller: AtomicU64,
+    pub lost_from_agent: AtomicU64,
+}
+
+/// One stream's sequence numbers (RFC 3550 A.1, without probation): the
+/// highest seen, extended by wrap-arounds, against how many came.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sequence {
+    base: u32,
+    highest: u32,
+    received: u32,
+    started: bool,
+}
+
+impl Sequence {
+    fn saw(&mut self, packet: &[u8]) {
+        let number = u16::from_be_bytes([packet[2], packet[3]]);
+        if !self.started {
+            *self = Sequence {
+                base: u32::from(number),
+                highest: u32::from(number),
+                received: 1,
+                started: true,
+            };
+            return;
+        }
+        self.received = self.received.saturating_add(1);
+        let ahead = number.wrapping_sub(self.highest as u16);
+        if ahead != 0 && ahead < 0x8000 {
+            self.highest = self.highest.wrapping_add(u32::from(ahead));
+        }
+    }
+
+    /// Packets expected but not received (duplicates never make it
+    /// negative).
+    fn lost(&self) -> u64 {
+        if !self.started {
+            return 0;
+        }
+        let expected = u64::from(self.highest.wrapping_sub(self.base)) + 1;
+        expected.saturating_sub(u64::from(self.received))
+    }
 }
 
 /// What the media task hears from the signalling.
@@ -191,6 +240,10 @@ pub async fn run(
     let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
     let mut relayed = [0u8; 2048];
     let (mut caller_from, mut agent_from): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
+    // Each bridge's streams start afresh; the losses of earlier bridges
+    // are kept in `settled`, and the counters always show the total.
+    let (mut caller_sequence, mut agent_sequence) = (Sequence::default(), Sequence::default());
+    let mut settled = (0u64, 0u64);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -223,6 +276,10 @@ pub async fn run(
                 }
                 heard = tokio::time::Instant::now();
                 if let Some((leg, agent)) = &bridge {
+                    caller_sequence.saw(packet);
+                    counts
+                        .lost_from_caller
+                        .store(settled.0 + caller_sequence.lost(), Ordering::Relaxed);
                     if leg.send_to(packet, *agent).await.is_ok() {
                         counts.from_caller.fetch_add(1, Ordering::Relaxed);
                     }
@@ -256,6 +313,10 @@ pub async fn run(
                     continue;
                 }
                 heard = tokio::time::Instant::now();
+                agent_sequence.saw(&relayed[..n]);
+                counts
+                    .lost_from_agent
+                    .store(settled.1 + agent_sequence.lost(), Ordering::Relaxed);
                 if socket.send_to(&relayed[..n], remote).await.is_ok() {
                     counts.from_agent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -266,6 +327,9 @@ pub async fn run(
                     position = 0;
                 }
                 Some(Control::Bridge { socket, remote }) => {
+                    settled.0 += caller_sequence.lost();
+                    settled.1 += agent_sequence.lost();
+                    (caller_sequence, agent_sequence) = (Sequence::default(), Sequence::default());
                     bridge = Some((socket, remote));
                     agent_from = None;
                 }
@@ -303,6 +367,36 @@ mod tests {
         assert!(answer.contains("m=audio 7000 RTP/AVP 8 101"));
         assert!(parse_offer("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 18\r\n").is_none());
         assert!(parse_offer("").is_none());
+    }
+
+    #[test]
+    fn sequence_gaps_count_as_lost_across_a_wrap() {
+        let packet = |n: u16| rtp_header(n);
+        let mut sequence = Sequence::default();
+        for n in [65_533u16, 65_534, 0, 2, 3, 3] {
+            sequence.saw(&packet(n));
+        }
+        // 65533..=3 is 7 packets, 65535 and 1 missing; RFC 3550 counts the
+        // duplicate 3 as making up for one of them.
+        assert_eq!(sequence.lost(), 1);
+        let mut sequence = Sequence::default();
+        for n in 100..200u16 {
+            if n % 10 != 0 {
+                sequence.saw(&packet(n));
+            }
+        }
+        assert_eq!(sequence.lost(), 9, "100 is the first seen");
+        // A late packet from before the highest does not move it.
+        sequence.saw(&packet(150));
+        assert_eq!(sequence.lost(), 8);
+        assert_eq!(Sequence::default().lost(), 0);
+    }
+
+    fn rtp_header(sequence: u16) -> Vec<u8> {
+        let mut packet = vec![0x80, 0];
+        packet.extend_from_slice(&sequence.to_be_bytes());
+        packet.extend_from_slice(&[0; 8]);
+        packet
     }
 
     #[test]

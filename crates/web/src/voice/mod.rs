@@ -703,6 +703,8 @@ impl SipServer {
                 agents_rung: 0,
                 packets_from_caller: 0,
                 packets_from_agent: 0,
+                lost_from_caller: 0,
+                lost_from_agent: 0,
                 survey_score: None,
             },
         }));
@@ -947,6 +949,8 @@ impl SipServer {
             .to_owned();
             record.packets_from_caller = load(&dialog.counts.from_caller);
             record.packets_from_agent = load(&dialog.counts.from_agent);
+            record.lost_from_caller = load(&dialog.counts.lost_from_caller);
+            record.lost_from_agent = load(&dialog.counts.lost_from_agent);
             (waiting, call.leg.take(), call.bridged, call.record.clone())
         });
         let Some((waiting, leg, bridged, record)) = ended else {
@@ -996,6 +1000,13 @@ fn md5_hex(text: &str) -> String {
 /// `MD5(username:realm:password)`, what the store keeps for an account.
 pub fn ha1(username: &str, password: &str) -> String {
     md5_hex(&format!("{username}:{REALM}:{password}"))
+}
+
+/// The digest `response` without qop (RFC 2617 §3.2.2.1): what a client
+/// answering Dasan's challenge for `method uri` sends.
+pub fn digest_response(ha1: &str, nonce: &str, method: &str, uri: &str) -> String {
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    md5_hex(&format!("{ha1}:{nonce}:{ha2}"))
 }
 
 /// `key="value"` / `key=value` pairs of a Digest credential.

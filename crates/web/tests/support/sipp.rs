@@ -68,6 +68,14 @@ pub fn spawn(target: SocketAddr, args: &[&str]) -> Run {
     if !args.contains(&"-p") {
         command.args(["-p", "0"]);
     }
+    // DASAN_SIPP_ERRORS=DIR keeps each run's unexpected messages there.
+    if let Ok(errors) = std::env::var("DASAN_SIPP_ERRORS") {
+        command
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(Path::new(&errors).join(format!("sipp-{}.log", std::process::id())))
+            .current_dir(&errors);
+    }
     let child = command.arg(target.to_string()).spawn().expect("sipp runs");
     Run {
         child,
