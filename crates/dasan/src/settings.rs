@@ -46,6 +46,9 @@ struct VoiceFile {
     /// `queue.wav`, `survey.wav`, `thanks.wav`; any missing one stays the
     /// shipped recording).
     prompts: Option<PathBuf>,
+    /// The carrier's trunks (addresses or networks) calls are accepted
+    /// from without authentication; none: loopback only.
+    trunks: Option<Vec<String>>,
 }
 
 /// `[care]` in the configuration file: the care-call programme.
@@ -126,7 +129,8 @@ pub struct Settings {
     /// The front door's menu (`[voice] menu`, or `DASAN_SIP_MENU`), prompts
     /// (`[voice] prompts`, or `DASAN_SIP_PROMPTS`) and keypad survey after
     /// the agent's hang-up (`[voice] phone_survey`, or
-    /// `DASAN_SIP_PHONE_SURVEY=1`/`0`).
+    /// `DASAN_SIP_PHONE_SURVEY=1`/`0`), and trunks (`[voice] trunks`, or
+    /// `DASAN_SIP_TRUNKS=ADDR,NET/PREFIX`).
     pub voice: dasan_web::voice::VoiceOptions,
 }
 
@@ -201,6 +205,20 @@ impl Settings {
         let prompts = std::env::var_os("DASAN_SIP_PROMPTS")
             .map(PathBuf::from)
             .or(voice.prompts);
+        let trunks = match std::env::var("DASAN_SIP_TRUNKS").ok() {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => voice.trunks.unwrap_or_default(),
+        };
+        let trunks = trunks
+            .iter()
+            .map(|t| dasan_web::voice::Network::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("a SIP trunk: {e}"))?;
         let prompts = match prompts {
             Some(dir) => dasan_web::voice::Prompts::from_dir(&dir)
                 .map_err(|e| anyhow::anyhow!("the IVR prompts: {e}"))?,
@@ -218,6 +236,7 @@ impl Settings {
                 menu,
                 prompts,
                 phone_survey: sip_phone_survey,
+                trunks,
             },
         })
     }

@@ -40,7 +40,12 @@ const OPTIONS: &str = "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {fr
 /// Starts `dasan serve --sip 127.0.0.1:0`; answers the child, the SIP
 /// address and the HTTP address.
 fn start(db: &str) -> (std::process::Child, SocketAddr, SocketAddr) {
+    start_with(db, &[])
+}
+
+fn start_with(db: &str, env: &[(&str, &str)]) -> (std::process::Child, SocketAddr, SocketAddr) {
     let mut child = dasan()
+        .envs(env.iter().copied())
         .args([
             "serve",
             "--db",
@@ -343,27 +348,7 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
         return;
     }
     let db = sqlite_db();
-    let add = dasan()
-        .args([
-            "user",
-            "add",
-            "--username",
-            "lee",
-            "--role",
-            "agent",
-            "--db",
-            &db.url,
-        ])
-        .env("DASAN_PASSWORD", "battery staple 2")
-        .output()
-        .expect("user add");
-    assert!(add.status.success(), "{add:?}");
-    let set = dasan()
-        .args(["user", "sip-password", "--username", "lee", "--db", &db.url])
-        .env("DASAN_PASSWORD", "phone-secret-7")
-        .output()
-        .expect("sip-password");
-    assert!(set.status.success(), "{set:?}");
+    phone_account(&db.url);
     let short = dasan()
         .args(["user", "sip-password", "--username", "lee", "--db", &db.url])
         .env("DASAN_PASSWORD", "short")
@@ -436,6 +421,110 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A user `lee` whose phone's SIP password is `phone-secret-7`.
+fn phone_account(db: &str) {
+    let add = dasan()
+        .args([
+            "user",
+            "add",
+            "--username",
+            "lee",
+            "--role",
+            "agent",
+            "--db",
+            db,
+        ])
+        .env("DASAN_PASSWORD", "battery staple 2")
+        .output()
+        .expect("user add");
+    assert!(add.status.success(), "{add:?}");
+    let set = dasan()
+        .args(["user", "sip-password", "--username", "lee", "--db", db])
+        .env("DASAN_PASSWORD", "phone-secret-7")
+        .output()
+        .expect("sip-password");
+    assert!(set.status.success(), "{set:?}");
+}
+
+#[test]
+fn calls_come_from_the_trunks_or_authenticate_with_an_account() {
+    if !sipp_present() {
+        return;
+    }
+    let db = sqlite_db();
+    phone_account(&db.url);
+    let (mut child, sip, _) = start_with(&db.url, &[("DASAN_SIP_TRUNKS", "127.0.0.2")]);
+    // From the trunk (SIPp on 127.0.0.2): answered without a challenge.
+    let trunk = sipp(
+        sip,
+        &[
+            "-sn",
+            "uac",
+            "-m",
+            "2",
+            "-r",
+            "10",
+            "-i",
+            "127.0.0.2",
+            "-mi",
+            "127.0.0.2",
+        ],
+    );
+    // From another address without credentials: challenged, so SIPp's
+    // plain caller fails.
+    let stranger = sipp(sip, &["-sn", "uac", "-m", "1"]);
+    // With a phone's account: challenged, then answered; a wrong password
+    // is refused.
+    let auth = scenario("caller_auth.xml");
+    let account = sipp(
+        sip,
+        &[
+            "-sf",
+            &auth,
+            "-m",
+            "1",
+            "-s",
+            "lee",
+            "-au",
+            "lee",
+            "-ap",
+            "phone-secret-7",
+        ],
+    );
+    let wrong = sipp(
+        sip,
+        &[
+            "-sf", &auth, "-m", "1", "-s", "lee", "-au", "lee", "-ap", "guess",
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(trunk, (true, 2, 0), "the trunk's calls");
+    assert_eq!(
+        stranger,
+        (false, 0, 1),
+        "an unknown caller without credentials"
+    );
+    assert_eq!(account, (true, 1, 0), "a caller with an account");
+    assert_eq!(wrong, (false, 0, 1), "a wrong password");
+    // A trunk list that does not parse stops the start.
+    let bad = dasan()
+        .args([
+            "serve",
+            "--db",
+            &db.url,
+            "--listen",
+            "127.0.0.1:0",
+            "--sip",
+            "127.0.0.1:0",
+        ])
+        .env("DASAN_SIP_TRUNKS", "10.0.0.0/40")
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("a SIP trunk"));
 }
 
 #[test]

@@ -68,6 +68,65 @@ pub struct VoiceOptions {
     pub prompts: Prompts,
     /// Ask a caller whose agent hung up first for a 1–5 keypad score.
     pub phone_survey: bool,
+    /// Where calls are accepted from without authentication (the carrier's
+    /// trunks); with none, loopback. Other callers authenticate with a SIP
+    /// account's digest credentials.
+    pub trunks: Vec<Network>,
+}
+
+impl VoiceOptions {
+    fn trusts(&self, address: std::net::IpAddr) -> bool {
+        if self.trunks.is_empty() {
+            address.is_loopback()
+        } else {
+            self.trunks.iter().any(|t| t.contains(address))
+        }
+    }
+}
+
+/// An address or a network: `10.1.2.3`, `10.1.2.0/24`, `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Result<Network, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: std::net::IpAddr = address
+            .parse()
+            .map_err(|_| format!("`{text}`: expected an IP address or ADDRESS/PREFIX"))?;
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("`{text}`: the prefix is 0 to {bits}"))?,
+            None => bits,
+        };
+        Ok(Network { address, prefix })
+    }
+
+    pub fn contains(&self, other: std::net::IpAddr) -> bool {
+        let bits = |a: std::net::IpAddr| -> (u128, u32) {
+            match a {
+                std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((mine, width), (theirs, other_width)) = (bits(self.address), bits(other));
+        if width != other_width {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (mine >> shift) == (theirs >> shift)
+    }
 }
 
 impl Menu {
@@ -608,6 +667,13 @@ impl SipServer {
         if let Some(old) = replaced {
             self.hang_up(old, "caller").await;
         }
+        // Calls come from the trunks (loopback when none is configured), or
+        // from phones that authenticate with a SIP account.
+        if !self.options.trusts(peer.address().ip())
+            && self.authenticate(message, &peer).await.is_err()
+        {
+            return;
+        }
         self.count(|c| c.invites += 1);
         let full = self
             .shared
@@ -1071,9 +1137,15 @@ impl SipServer {
         now.saturating_sub(seconds) <= NONCE_SECONDS && self.nonce(seconds) == nonce
     }
 
-    /// REGISTER with digest authentication (RFC 3261 §22, RFC 2617): a
-    /// challenge first, then the binding for the account's credentials.
-    async fn register(&self, message: &Message, peer: &Peer) {
+    /// Digest authentication of a request (RFC 3261 §22, RFC 2617) against
+    /// the SIP accounts: the account, or whether wrong credentials were
+    /// refused (403) — the response (401 with a challenge, 403, 500) is
+    /// already sent.
+    async fn authenticate(
+        &self,
+        message: &Message,
+        peer: &Peer,
+    ) -> Result<dasan_store::sip::SipAccount, bool> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -1088,19 +1160,18 @@ impl SipServer {
                 ),
             )]
         };
-        let Some(credentials) = message.header("authorization").and_then(digest_params) else {
+        let credentials = message.header("authorization").and_then(digest_params);
+        let fresh = credentials
+            .as_ref()
+            .is_some_and(|c| self.nonce_fresh(c.get("nonce").map_or("", String::as_str), now));
+        let Some(credentials) = credentials.filter(|_| fresh) else {
+            let stale = message.header("authorization").is_some();
             let response =
-                message.response(401, "Unauthorized", Some(&tag()), &challenge(false), b"");
+                message.response(401, "Unauthorized", Some(&tag()), &challenge(stale), b"");
             self.send(&response, peer).await;
-            return;
+            return Err(false);
         };
         let field = |k: &str| credentials.get(k).map(String::as_str).unwrap_or("");
-        if !self.nonce_fresh(field("nonce"), now) {
-            let response =
-                message.response(401, "Unauthorized", Some(&tag()), &challenge(true), b"");
-            self.send(&response, peer).await;
-            return;
-        }
         let account = match self.state.store.sip_account(field("username")).await {
             Ok(account) => account,
             Err(error) => {
@@ -1108,10 +1179,11 @@ impl SipServer {
                 let response =
                     message.response(500, "Server Internal Error", Some(&tag()), &[], b"");
                 self.send(&response, peer).await;
-                return;
+                return Err(false);
             }
         };
-        let ha2 = md5_hex(&format!("REGISTER:{}", field("uri")));
+        let method = message.method().unwrap_or_default();
+        let ha2 = md5_hex(&format!("{method}:{}", field("uri")));
         let valid = account.as_ref().is_some_and(|account| {
             let expected = if field("qop").is_empty() {
                 md5_hex(&format!("{}:{}:{ha2}", account.ha1, field("nonce")))
@@ -1127,13 +1199,30 @@ impl SipServer {
             };
             field("realm") == REALM && expected.eq_ignore_ascii_case(field("response"))
         });
-        let Some(account) = account.filter(|_| valid) else {
-            self.count(|c| c.unauthorized += 1);
-            metrics::counter!("dasan_sip_registrations_total", "result" => "refused").increment(1);
-            tracing::warn!("sip: a REGISTER with wrong credentials was refused");
-            let response = message.response(403, "Forbidden", Some(&tag()), &[], b"");
-            self.send(&response, peer).await;
-            return;
+        match account.filter(|_| valid) {
+            Some(account) => Ok(account),
+            None => {
+                self.count(|c| c.unauthorized += 1);
+                tracing::warn!(method, "sip: a request with wrong credentials was refused");
+                let response = message.response(403, "Forbidden", Some(&tag()), &[], b"");
+                self.send(&response, peer).await;
+                Err(true)
+            }
+        }
+    }
+
+    /// REGISTER: a challenge first, then the binding for the account's
+    /// credentials.
+    async fn register(&self, message: &Message, peer: &Peer) {
+        let account = match self.authenticate(message, peer).await {
+            Ok(account) => account,
+            Err(refused) => {
+                if refused {
+                    metrics::counter!("dasan_sip_registrations_total", "result" => "refused")
+                        .increment(1);
+                }
+                return;
+            }
         };
         let contact = message.header("contact").unwrap_or_default().to_owned();
         let expires = message
@@ -1194,6 +1283,33 @@ mod tests {
         assert_eq!(response, params["response"]);
         assert!(digest_params("Basic abc").is_none());
         assert!(digest_params("Digest username=\"open").is_none());
+    }
+
+    #[test]
+    fn trunk_networks_parse_and_match() {
+        let net = Network::parse("10.1.2.0/24").expect("parses");
+        assert!(net.contains("10.1.2.77".parse().expect("ip")));
+        assert!(!net.contains("10.1.3.1".parse().expect("ip")));
+        assert!(!net.contains("::1".parse().expect("ip")));
+        let one = Network::parse("127.0.0.2").expect("parses");
+        assert!(one.contains("127.0.0.2".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(
+            Network::parse("0.0.0.0/0")
+                .expect("any")
+                .contains("8.8.8.8".parse().expect("ip"))
+        );
+        assert!(
+            Network::parse("2001:db8::/32")
+                .expect("v6")
+                .contains("2001:db8::5".parse().expect("ip"))
+        );
+        for bad in ["", "10.1.2.0/33", "host", "10.1.2.0/x", "::/129"] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+        let options = VoiceOptions::default();
+        assert!(options.trusts("127.0.0.1".parse().expect("ip")));
+        assert!(!options.trusts("10.0.0.1".parse().expect("ip")));
     }
 
     #[test]

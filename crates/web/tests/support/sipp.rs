@@ -52,14 +52,18 @@ pub struct Run {
 }
 
 /// Starts SIPp with `args` against `target`; `-p 0` unless `args` name a
-/// local port.
+/// local port, `-i 127.0.0.1 -mi 127.0.0.1` unless they name (loopback)
+/// addresses.
 pub fn spawn(target: SocketAddr, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("temp dir");
     let stat = dir.path().join("stat.csv");
     let mut command = Command::new("sipp");
+    command.args(args);
+    // Loopback always; a test may pick another loopback address.
+    if !args.contains(&"-i") {
+        command.args(["-i", "127.0.0.1", "-mi", "127.0.0.1"]);
+    }
     command
-        .args(args)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-nostdin", "-timeout", "60s", "-trace_stat", "-stf"])
         .arg(&stat)
         .stdout(Stdio::null())
