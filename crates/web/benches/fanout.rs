@@ -280,7 +280,7 @@ async fn run(
     for n in 1..=events {
         let before = nanos_now();
         queue_one(state, n);
-        let version: u64 = versions(&state.floor.wallboard().borrow().json)
+        let version: u64 = versions(&state.floor.wallboard_now().json)
             .next()
             .expect("version");
         sent.insert(version, before);

@@ -328,6 +328,10 @@ struct Inner {
     /// Wakes the timer task when the engine's next deadline may have moved.
     timer: Notify,
     wallboard: watch::Sender<Document>,
+    /// Set on every change; the wallboard task renders at most every
+    /// [`WALLBOARD_EVERY`] (it lists every agent: rendering it on each of a
+    /// busy floor's events would cost more than the events themselves).
+    wallboard_dirty: Arc<Notify>,
     /// The half-hour chart, `(Korean, English)` SVG, as `chart` events.
     chart: watch::Sender<(Document, Document)>,
     chart_dirty: Arc<Notify>,
@@ -405,10 +409,12 @@ impl Floor {
         let (wallboard, _) = watch::channel(Document::new("wallboard", "{}"));
         let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
         let chart_dirty = Arc::new(Notify::new());
+        let wallboard_dirty = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
             timer: Notify::new(),
             wallboard,
+            wallboard_dirty: wallboard_dirty.clone(),
             chart,
             chart_dirty: chart_dirty.clone(),
             closed: watch::channel(false).0,
@@ -416,6 +422,11 @@ impl Floor {
         });
         let floor = Floor { inner };
         floor.publish(&mut floor.lock());
+        floor.render_wallboard();
+        tokio::spawn(wallboard_task(
+            Arc::downgrade(&floor.inner),
+            wallboard_dirty,
+        ));
         tokio::spawn(timer_task(Arc::downgrade(&floor.inner)));
         tokio::spawn(chart_task(Arc::downgrade(&floor.inner), chart_dirty, store));
         Ok(floor)
@@ -880,9 +891,24 @@ impl Floor {
         state.interactions.get(&id).map(|i| state.view(i))
     }
 
-    /// The wallboard's channel (JSON snapshots).
+    /// The wallboard's channel (JSON snapshots, at most one per
+    /// [`WALLBOARD_EVERY`]).
     pub fn wallboard(&self) -> watch::Receiver<Document> {
         self.inner.wallboard.subscribe()
+    }
+
+    /// The wallboard as of now (rendered afresh, and published).
+    pub fn wallboard_now(&self) -> Document {
+        self.render_wallboard()
+    }
+
+    fn render_wallboard(&self) -> Document {
+        let document = {
+            let state = self.lock();
+            Document::new("wallboard", &state.wallboard_document(crate::now()))
+        };
+        self.inner.wallboard.send_replace(document.clone());
+        document
     }
 
     /// The half-hour chart's channel (`(Korean, English)` SVG).
@@ -945,10 +971,7 @@ impl Floor {
                 }
             });
         }
-        let document = state.wallboard_document(now);
-        self.inner
-            .wallboard
-            .send_replace(Document::new("wallboard", &document));
+        self.inner.wallboard_dirty.notify_one();
         if !state.notices.is_empty() {
             let notices = std::mem::take(&mut state.notices);
             let mut watchers = self
@@ -1295,6 +1318,22 @@ async fn timer_task(floor: Weak<Inner>) {
             };
             floor.tick();
         }
+    }
+}
+
+/// The longest a wallboard change waits to be shown (changes within it are
+/// shown together).
+pub const WALLBOARD_EVERY: Duration = Duration::from_millis(100);
+
+/// Renders the wallboard after changes, at most every [`WALLBOARD_EVERY`].
+async fn wallboard_task(floor: Weak<Inner>, dirty: Arc<Notify>) {
+    loop {
+        dirty.notified().await;
+        let Some(inner) = floor.upgrade() else {
+            return;
+        };
+        Floor { inner }.render_wallboard();
+        tokio::time::sleep(WALLBOARD_EVERY).await;
     }
 }
 

@@ -495,7 +495,7 @@ async fn wallboard_state(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     require_supervisor(&state, &caller).await?;
-    let document = state.floor.wallboard().borrow().json.clone();
+    let document = state.floor.wallboard_now().json;
     Ok(json_text(&document))
 }
 
