@@ -270,6 +270,11 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
         "bridge: {calls} calls at {rate}/s, {talk_seconds} s of audio each: callers {callers:?}, phones {phones:?} (ok, successful, failed)"
     );
     println!("bridge: {answered} answered, peak {peak} calls bridged at once, {elapsed:.1} s");
+    let counts = server.counts();
+    println!(
+        "bridge: phones rung {}, answered {}, missed {}; SIP messages dropped unsent {}",
+        counts.agent_rings, counts.agent_answers, counts.agent_misses, counts.send_dropped
+    );
     println!(
         "bridge: caller -> agent {from_caller} packets relayed, {lost_caller} lost on the way to Dasan ({:.3}%); agent -> caller (SIPp's echo) {from_agent} relayed, {lost_agent} lost ({:.3}%)",
         share(lost_caller, from_caller),

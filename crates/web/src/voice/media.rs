@@ -214,7 +214,10 @@ pub enum Ended {
 ///
 /// Each side is latched to the source of its first packet: packets from any
 /// other address are dropped, so nobody who finds a port can speak into a
-/// call. While bridged, either side's packets keep the call alive.
+/// call. While bridged, either side's packets keep the call alive. Sends
+/// never wait: a packet the kernel cannot take at once (a peer not reading
+/// its socket) is dropped, as the network would, instead of holding up the
+/// other direction.
 pub async fn run(
     socket: UdpSocket,
     remote: SocketAddr,
@@ -262,7 +265,7 @@ pub async fn run(
                     packet.push(audio.get(position).copied().unwrap_or(0xFF));
                     position = (position + 1) % audio.len().max(1);
                 }
-                if socket.send_to(&packet, remote).await.is_ok() {
+                if socket.try_send_to(&packet, remote).is_ok() {
                     counts.sent.fetch_add(1, Ordering::Relaxed);
                 }
                 sequence = sequence.wrapping_add(1);
@@ -280,7 +283,7 @@ pub async fn run(
                     counts
                         .lost_from_caller
                         .store(settled.0 + caller_sequence.lost(), Ordering::Relaxed);
-                    if leg.send_to(packet, *agent).await.is_ok() {
+                    if leg.try_send_to(packet, *agent).is_ok() {
                         counts.from_caller.fetch_add(1, Ordering::Relaxed);
                     }
                     continue;
@@ -317,7 +320,7 @@ pub async fn run(
                 counts
                     .lost_from_agent
                     .store(settled.1 + agent_sequence.lost(), Ordering::Relaxed);
-                if socket.send_to(&relayed[..n], remote).await.is_ok() {
+                if socket.try_send_to(&relayed[..n], remote).is_ok() {
                     counts.from_agent.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -273,6 +273,8 @@ pub struct SipCounts {
     pub unauthorized: u64,
     pub refused: u64,
     pub dropped: u64,
+    /// Messages Dasan could not send at once (the kernel's buffer full).
+    pub send_dropped: u64,
 }
 
 #[derive(Default)]
@@ -481,7 +483,12 @@ impl SipServer {
     async fn send(&self, bytes: &[u8], peer: &Peer) {
         match peer {
             Peer::Udp(address) => {
-                if let Err(error) = self.socket.send_to(bytes, address).await {
+                // Never waits: with a peer that stops reading, loopback
+                // delivery fills this socket's send buffer, and waiting here
+                // would stall every call's signalling. A dropped message is
+                // retransmitted by the transaction layer, as a lost one is.
+                if let Err(error) = self.socket.try_send_to(bytes, *address) {
+                    self.count(|c| c.send_dropped += 1);
                     tracing::debug!(%error, "sip: send failed");
                 }
             }
