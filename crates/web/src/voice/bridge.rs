@@ -187,12 +187,7 @@ impl SipServer {
                         shared.legs.remove(&id).map(|leg| (id, leg))
                     });
                     if let Some((id, leg)) = dead {
-                        server.forget_leg(&leg.caller_call_id, &id);
-                        server.count(|c| c.agent_misses += 1);
-                        let _ = server
-                            .state
-                            .floor
-                            .answer_offer(leg.agent, leg.interaction, false);
+                        server.unanswered(&leg, &id);
                     }
                     return;
                 }
@@ -507,10 +502,17 @@ impl SipServer {
                 shared.acked.remove(&acked);
             }
         });
+        // Busy, refused, unavailable.
+        self.unanswered(&leg, call_id);
+    }
+
+    /// A leg that ended without an answer: the call no longer names it and,
+    /// unless Dasan cancelled it itself, the offer is declined (the call
+    /// goes back to the head of its queue, the next agent is tried, and the
+    /// floor deals with this one as with any missed offer).
+    fn unanswered(&self, leg: &AgentLeg, call_id: &str) {
         self.forget_leg(&leg.caller_call_id, call_id);
         if !leg.state.cancelled() {
-            // Busy, refused, unavailable: the call goes back to the head of
-            // its queue and the next agent is tried.
             self.count(|c| c.agent_misses += 1);
             let _ = self
                 .state
@@ -634,14 +636,7 @@ impl SipServer {
         };
         if leg.state != LegState::Answered {
             // A BYE before any answer: the phone refused the call.
-            self.forget_leg(&leg.caller_call_id, call_id);
-            if !leg.state.cancelled() {
-                self.count(|c| c.agent_misses += 1);
-                let _ = self
-                    .state
-                    .floor
-                    .answer_offer(leg.agent, leg.interaction, false);
-            }
+            self.unanswered(&leg, call_id);
             return true;
         }
         let dialog = self.shared.lock().ok().and_then(|shared| {
