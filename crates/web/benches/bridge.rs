@@ -22,7 +22,8 @@
 //!
 //! Run: `cargo bench -p dasan-web --bench bridge` (`DASAN_BENCH_CALLS`,
 //! default 1000; `DASAN_BENCH_RATE` calls per second, default 100;
-//! `DASAN_BENCH_TALK_SECONDS`, default 20).
+//! `DASAN_BENCH_TALK_SECONDS`, default 20; `DASAN_BENCH_WORKERS`, the
+//! runtime's worker threads, default 2).
 
 #[path = "../tests/support/sipp.rs"]
 mod sipp_support;
@@ -118,7 +119,7 @@ fn main() {
     let rate = env_number("DASAN_BENCH_RATE", 100);
     let talk_seconds = env_number("DASAN_BENCH_TALK_SECONDS", 20);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(env_number("DASAN_BENCH_WORKERS", 2) as usize)
         .enable_all()
         .build()
         .expect("runtime");
