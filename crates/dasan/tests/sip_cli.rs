@@ -358,42 +358,9 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
     let (mut child, sip, web) = start(&db.url);
 
     let register = scenario("register.xml");
-    let right = sipp(
-        sip,
-        &[
-            "-sf",
-            &register,
-            "-m",
-            "1",
-            "-s",
-            "lee",
-            "-au",
-            "lee",
-            "-ap",
-            "phone-secret-7",
-        ],
-    );
-    let wrong = sipp(
-        sip,
-        &[
-            "-sf", &register, "-m", "1", "-s", "lee", "-au", "lee", "-ap", "guess",
-        ],
-    );
-    let nobody = sipp(
-        sip,
-        &[
-            "-sf",
-            &register,
-            "-m",
-            "1",
-            "-s",
-            "kim",
-            "-au",
-            "kim",
-            "-ap",
-            "phone-secret-7",
-        ],
-    );
+    let right = sipp_as(sip, &register, "lee", "phone-secret-7");
+    let wrong = sipp_as(sip, &register, "lee", "guess");
+    let nobody = sipp_as(sip, &register, "kim", "phone-secret-7");
     let (_, metrics) = http(web, "GET", "/metrics", None, None).expect("metrics");
     let _ = child.kill();
     let _ = child.wait();
@@ -421,6 +388,16 @@ fn an_agents_phone_registers_with_digest_and_a_wrong_password_is_refused() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// One SIPp run of `scenario` as SIP account `user` with `password`.
+fn sipp_as(sip: SocketAddr, scenario: &str, user: &str, password: &str) -> (bool, u64, u64) {
+    sipp(
+        sip,
+        &[
+            "-sf", scenario, "-m", "1", "-s", user, "-au", user, "-ap", password,
+        ],
+    )
 }
 
 /// A user `lee` whose phone's SIP password is `phone-secret-7`.
@@ -478,27 +455,8 @@ fn calls_come_from_the_trunks_or_authenticate_with_an_account() {
     // With a phone's account: challenged, then answered; a wrong password
     // is refused.
     let auth = scenario("caller_auth.xml");
-    let account = sipp(
-        sip,
-        &[
-            "-sf",
-            &auth,
-            "-m",
-            "1",
-            "-s",
-            "lee",
-            "-au",
-            "lee",
-            "-ap",
-            "phone-secret-7",
-        ],
-    );
-    let wrong = sipp(
-        sip,
-        &[
-            "-sf", &auth, "-m", "1", "-s", "lee", "-au", "lee", "-ap", "guess",
-        ],
-    );
+    let account = sipp_as(sip, &auth, "lee", "phone-secret-7");
+    let wrong = sipp_as(sip, &auth, "lee", "guess");
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(trunk, (true, 2, 0), "the trunk's calls");

@@ -325,6 +325,14 @@ impl SipServer {
         true
     }
 
+    /// Removes and answers the agent leg `call_id`.
+    fn take_leg(&self, call_id: &str) -> Option<AgentLeg> {
+        self.shared
+            .lock()
+            .ok()
+            .and_then(|mut shared| shared.legs.remove(call_id))
+    }
+
     /// A response to one of Dasan's requests.
     pub(super) async fn on_response(&self, message: &Message) {
         let StartLine::Response { code, .. } = message.start else {
@@ -468,12 +476,7 @@ impl SipServer {
 
     async fn leg_refused(&self, call_id: &str, message: &Message) {
         let to = message.header("to").unwrap_or_default().to_owned();
-        let Some(leg) = self
-            .shared
-            .lock()
-            .ok()
-            .and_then(|mut shared| shared.legs.remove(call_id))
-        else {
+        let Some(leg) = self.take_leg(call_id) else {
             let again = self
                 .shared
                 .lock()
@@ -626,12 +629,7 @@ impl SipServer {
     /// too, after the keypad survey if it is on. Answers whether `call_id`
     /// was an agent leg.
     pub(super) async fn agent_bye(&self, call_id: &str) -> bool {
-        let Some(leg) = self
-            .shared
-            .lock()
-            .ok()
-            .and_then(|mut shared| shared.legs.remove(call_id))
-        else {
+        let Some(leg) = self.take_leg(call_id) else {
             return false;
         };
         if leg.state != LegState::Answered {
