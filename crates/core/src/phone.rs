@@ -17,6 +17,9 @@ use crate::DomainError;
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
+/// See [`PhoneNumber::unknown`].
+pub const UNKNOWN_E164: &str = "+9990000000";
+
 /// Longest input we hand to the parser; real numbers with separators are far shorter.
 const MAX_INPUT_LEN: usize = 40;
 
@@ -41,6 +44,21 @@ impl PhoneNumber {
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         Ok(PhoneNumber(e164))
+    }
+
+    /// The number recorded for a citizen who gave none (a sign-language
+    /// video caller who stayed anonymous). Country code 999 is reserved and
+    /// unassigned by the ITU, so no citizen has this number and [`parse`]
+    /// never produces it.
+    ///
+    /// [`parse`]: PhoneNumber::parse
+    pub fn unknown() -> Self {
+        PhoneNumber(UNKNOWN_E164.to_owned())
+    }
+
+    /// Whether this is [`PhoneNumber::unknown`].
+    pub fn is_unknown(&self) -> bool {
+        self.0 == UNKNOWN_E164
     }
 
     /// Builds a number from an E.164 string that was validated before (for
@@ -87,6 +105,9 @@ impl fmt::Debug for PhoneNumber {
 impl TryFrom<String> for PhoneNumber {
     type Error = DomainError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value == UNKNOWN_E164 {
+            return Ok(PhoneNumber::unknown());
+        }
         PhoneNumber::parse(&value)
     }
 }
@@ -101,6 +122,22 @@ impl From<PhoneNumber> for String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_unknown_number_is_never_parsed_but_round_trips() {
+        assert!(PhoneNumber::parse(UNKNOWN_E164).is_err());
+        assert!(PhoneNumber::parse("+999 000 0000").is_err());
+        let unknown = PhoneNumber::unknown();
+        assert!(unknown.is_unknown());
+        assert!(
+            !PhoneNumber::parse("010-1234-5678")
+                .expect("valid")
+                .is_unknown()
+        );
+        let json = serde_json::to_string(&unknown).expect("json");
+        let back: PhoneNumber = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, unknown);
+    }
 
     #[test]
     fn accepts_the_written_forms_of_one_mobile_number() {

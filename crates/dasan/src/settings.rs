@@ -32,6 +32,20 @@ struct FileSettings {
     survey: Option<SurveyFile>,
     care: Option<CareFile>,
     voice: Option<VoiceFile>,
+    video: Option<VideoFile>,
+}
+
+/// `[video]` in the configuration file: sign-language video sessions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VideoFile {
+    /// STUN/TURN servers for both browsers, as RTCIceServer JSON
+    /// (`[{"urls": ["stun:stun.example.org"]}]`); none by default.
+    ice_servers: Option<String>,
+    /// Seconds without a signing agent before a callback is offered.
+    callback_after_seconds: Option<u64>,
+    /// Sessions open at once.
+    max_sessions: Option<usize>,
 }
 
 /// `[voice]` in the configuration file.
@@ -132,6 +146,9 @@ pub struct Settings {
     /// `DASAN_SIP_PHONE_SURVEY=1`/`0`), and trunks (`[voice] trunks`, or
     /// `DASAN_SIP_TRUNKS=ADDR,NET/PREFIX`).
     pub voice: dasan_web::voice::VoiceOptions,
+    /// Sign-language video (`[video]`; `DASAN_VIDEO_ICE_SERVERS` overrides
+    /// the ICE server list).
+    pub video: dasan_web::video::VideoConfig,
 }
 
 /// The database URL may hold a password: Debug shows it redacted.
@@ -224,10 +241,12 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("the IVR prompts: {e}"))?,
             None => dasan_web::voice::Prompts::default(),
         };
+        let video = video_settings(file.video.unwrap_or_default())?;
         Ok(Settings {
             db,
             listen,
             time_zone,
+            video,
             sms,
             surveys,
             care,
@@ -240,6 +259,34 @@ impl Settings {
             },
         })
     }
+}
+
+/// Sign-language video: the file's `[video]` over the defaults (no ICE
+/// servers, a callback offered after two minutes, 10,000 sessions).
+fn video_settings(file: VideoFile) -> anyhow::Result<dasan_web::video::VideoConfig> {
+    let mut config = dasan_web::video::VideoConfig::default();
+    if let Some(text) = std::env::var("DASAN_VIDEO_ICE_SERVERS")
+        .ok()
+        .or(file.ice_servers)
+    {
+        config.ice_servers = dasan_web::video::VideoConfig::parse_ice_servers(&text)
+            .map_err(|e| anyhow::anyhow!("[video] {e}"))?;
+    }
+    if let Some(seconds) = file.callback_after_seconds {
+        anyhow::ensure!(
+            (10..=3600).contains(&seconds),
+            "[video] callback_after_seconds: 10 to 3600"
+        );
+        config.callback_after = std::time::Duration::from_secs(seconds);
+    }
+    if let Some(max) = file.max_sessions {
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&max),
+            "[video] max_sessions: 1 to 1000000"
+        );
+        config.max_sessions = max;
+    }
+    Ok(config)
 }
 
 /// The care programme: the file's `[care]` over the defaults (no holidays;

@@ -18,6 +18,7 @@ pub mod rollup;
 pub mod sip;
 pub mod sqlite;
 mod stats;
+pub mod video;
 
 use std::fmt;
 
@@ -805,6 +806,16 @@ pub trait Store {
         interaction: Option<uuid::Uuid>,
         limit: u32,
     ) -> Result<Vec<sip::CallRecord>>;
+
+    /// Sign-language video sessions ([`video::VideoSessionRecord`]): stored
+    /// once when the session ends; the latest `limit`, newest first, or the
+    /// one with this id.
+    async fn record_video_session(&self, record: &video::VideoSessionRecord) -> Result<()>;
+    async fn video_sessions(
+        &self,
+        id: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<video::VideoSessionRecord>>;
 }
 
 /// Either engine, chosen by URL at start-up.
@@ -1132,6 +1143,16 @@ impl Store for AnyStore {
         limit: u32,
     ) -> Result<Vec<sip::CallRecord>> {
         delegate!(self, s => s.calls(interaction, limit))
+    }
+    async fn record_video_session(&self, record: &video::VideoSessionRecord) -> Result<()> {
+        delegate!(self, s => s.record_video_session(record))
+    }
+    async fn video_sessions(
+        &self,
+        id: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<video::VideoSessionRecord>> {
+        delegate!(self, s => s.video_sessions(id, limit))
     }
 }
 

@@ -223,6 +223,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::care::POSTGRES_MIGRATION,
     crate::sip::POSTGRES_MIGRATION,
     crate::sip::CALLS_POSTGRES_MIGRATION,
+    crate::video::POSTGRES_MIGRATION,
 ];
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.failed_attempts, u.locked_until, u.created_at, u.language";
@@ -1770,6 +1771,18 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<crate::sip::CallRecord>> {
         crate::sip::pg_calls(&self.pool, interaction, limit).await
+    }
+
+    async fn record_video_session(&self, record: &crate::video::VideoSessionRecord) -> Result<()> {
+        crate::video::pg_record(&self.pool, record).await
+    }
+
+    async fn video_sessions(
+        &self,
+        id: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<crate::video::VideoSessionRecord>> {
+        crate::video::pg_list(&self.pool, id, limit).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

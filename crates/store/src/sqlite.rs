@@ -267,6 +267,7 @@ CREATE INDEX surveys_by_consultation_time ON surveys (consultation_at);
     crate::care::SQLITE_MIGRATION,
     crate::sip::SQLITE_MIGRATION,
     crate::sip::CALLS_SQLITE_MIGRATION,
+    crate::video::SQLITE_MIGRATION,
 ];
 
 #[derive(Clone)]
@@ -2387,6 +2388,21 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<crate::sip::CallRecord>> {
         self.read(move |conn| crate::sip::sqlite_calls(conn, interaction, limit))
+            .await
+    }
+
+    async fn record_video_session(&self, record: &crate::video::VideoSessionRecord) -> Result<()> {
+        let record = record.clone();
+        self.write(move |conn| crate::video::sqlite_record(conn, &record))
+            .await
+    }
+
+    async fn video_sessions(
+        &self,
+        id: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<crate::video::VideoSessionRecord>> {
+        self.read(move |conn| crate::video::sqlite_list(conn, id, limit))
             .await
     }
 

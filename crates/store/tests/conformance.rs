@@ -97,6 +97,7 @@ conformance!(
     care_records_insert_once_and_update_only_from_the_version_read,
     sip_accounts_are_set_replaced_and_read,
     call_records_are_kept_once_newest_first_and_by_interaction,
+    video_sessions_are_kept_once_newest_first_and_by_id,
 );
 
 fn ts(rfc3339: &str) -> Timestamp {
@@ -2043,4 +2044,64 @@ async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyS
     assert_eq!(first.talk_seconds(), Some(60.0));
     assert_eq!(second.wait_seconds(), Some(66.0));
     assert_eq!(second.talk_seconds(), None);
+}
+
+async fn video_sessions_are_kept_once_newest_first_and_by_id(store: &AnyStore) {
+    use dasan_store::video::{VideoQuality, VideoRelay, VideoSessionRecord};
+    let session = |n: u128, started_at: i64, measured: bool| VideoSessionRecord {
+        id: uuid::Uuid::from_u128(n),
+        started_at,
+        accepted_at: Some(started_at + 30_000),
+        connected_at: Some(started_at + 31_500),
+        ended_at: started_at + 600_000,
+        outcome: "completed".into(),
+        ended_by: "citizen".into(),
+        agent_id: Some(uuid::Uuid::from_u128(7)),
+        chat_from_citizen: 3,
+        chat_from_agent: 2,
+        citizen_quality: measured.then_some(VideoQuality {
+            rtt_ms: Some(0.8),
+            frames_decoded: 17_000,
+            packets_lost: 4,
+            packets_received: 40_000,
+            connect_ms: Some(31_900),
+        }),
+        agent_quality: None,
+        relays: vec![VideoRelay {
+            callee: "+8221200000".into(),
+            placed_at: started_at + 60_000,
+            answered_at: Some(started_at + 65_000),
+            ended_at: Some(started_at + 200_000),
+            outcome: "answered".into(),
+        }],
+    };
+    let first = session(1, 1_000_000, true);
+    let second = session(2, 2_000_000, false);
+    store.record_video_session(&first).await.expect("stored");
+    store.record_video_session(&second).await.expect("stored");
+    let mut changed = first.clone();
+    changed.outcome = "failed".into();
+    store
+        .record_video_session(&changed)
+        .await
+        .expect("a repeat is harmless");
+    assert_eq!(
+        store.video_sessions(None, 10).await.expect("read"),
+        vec![second.clone(), first.clone()],
+        "newest first, kept once"
+    );
+    assert_eq!(
+        store.video_sessions(None, 1).await.expect("read"),
+        vec![second.clone()]
+    );
+    assert_eq!(
+        store
+            .video_sessions(Some(uuid::Uuid::from_u128(1)), 10)
+            .await
+            .expect("read"),
+        vec![first.clone()]
+    );
+    // The citizen's own measure wins; without it, the server's.
+    assert_eq!(first.setup_ms(), Some(31_900));
+    assert_eq!(second.setup_ms(), Some(31_500));
 }

@@ -47,7 +47,7 @@
   function rowsOf(item) {
     const rows = [
       [t("desktop.channel"), t("channel." + item.channel)],
-      [t("desktop.phone"), item.citizen_phone_display],
+      [t("desktop.phone"), item.citizen_phone_display || t("desktop.no_phone")],
     ];
     if (item.category) rows.push([t("desktop.category_hinted"), categoryName(item.category) || item.category]);
     rows.push([t("desktop.queue"), item.queue]);
@@ -140,7 +140,13 @@
         showCategory();
         toggleDepartment();
         text($("form-error"), "");
-        loadHistory(contact.citizen_phone);
+        if (contact.citizen_phone) loadHistory(contact.citizen_phone);
+        else $("history").replaceChildren();
+        // A sign-language video call opens with the contact.
+        const isVideo = contact.channel === "video" && !!window.dasanRtc;
+        $("video-panel").hidden = !isVideo;
+        if (isVideo) openVideo(contact.id);
+        else closeVideo(true);
         suggest();
         const isText = textChannels.includes(contact.channel);
         $("thread").hidden = !isText;
@@ -161,6 +167,7 @@
       }
     } else {
       contactShown = null;
+      closeVideo(true);
     }
 
     const wrapUp = next.presence === "wrap_up";
@@ -500,6 +507,108 @@
       const done = await window.dasanCare.record(careCall, "care-");
       $("care-record").disabled = false;
       if (done) status(t("desktop.saved"));
+    });
+  }
+
+  // The sign-language video call of the contact in hand: join the session
+  // (once; the token is kept for a reload), open the camera, answer the
+  // citizen's offer. Ends when either side ends it or the contact is done.
+  let video = null;
+  const videoEnded = new Set();
+
+  function appendVideoChat(from, body) {
+    const li = document.createElement("li");
+    li.className = from === "agent" ? "outbound" : "inbound";
+    const who = document.createElement("small");
+    text(who, from === "agent" ? t("sign.agent") : t("desktop.video_citizen"));
+    const span = document.createElement("span");
+    text(span, body);
+    li.append(who, span);
+    $("video-chat").append(li);
+    $("video-chat").scrollTop = $("video-chat").scrollHeight;
+  }
+
+  async function openVideo(id) {
+    if ((video && video.id === id) || videoEnded.has(id)) return;
+    closeVideo(true);
+    const v = { id, rtc: null, source: null, stream: null, started: performance.now() };
+    video = v;
+    $("video-chat").replaceChildren();
+    text($("video-status"), t("desktop.video_connecting"));
+    const key = "dasan-video-" + id;
+    let joined = null;
+    try {
+      joined = JSON.parse(sessionStorage.getItem(key) || "null");
+    } catch (e) {
+      joined = null;
+    }
+    try {
+      if (!joined) {
+        joined = await api("POST", "/api/v1/sign/sessions/" + id + "/join");
+        try { sessionStorage.setItem(key, JSON.stringify(joined)); } catch (e) { /* private mode */ }
+      }
+      v.stream = await window.dasanRtc.camera();
+    } catch (e) {
+      text($("video-status"), t("desktop.error") + " " + e.message);
+      return;
+    }
+    if (video !== v) {
+      for (const track of v.stream.getTracks()) track.stop();
+      return;
+    }
+    $("video-local").srcObject = v.stream;
+    v.rtc = window.dasanRtc.connect({
+      session: id,
+      token: joined.token,
+      iceServers: joined.ice_servers || [],
+      localStream: v.stream,
+      remoteVideo: $("video-remote"),
+      started: v.started,
+      onState: (state) => {
+        document.body.dataset.video = state;
+        if (state === "connected") text($("video-status"), t("desktop.video_connected"));
+      },
+    });
+    v.source = window.dasanRtc.listen(id, joined.token, {
+      signal: (m) => v.rtc.onSignal(m),
+      chat: (m) => appendVideoChat(m.from, m.text),
+      end: () => {
+        text($("video-status"), t("desktop.video_ended"));
+        closeVideo(false);
+        $("category").focus();
+      },
+    });
+  }
+
+  function closeVideo(sendEnd) {
+    if (!video) return;
+    const v = video;
+    video = null;
+    videoEnded.add(v.id);
+    if (v.source) v.source.close();
+    if (v.rtc) v.rtc.close(sendEnd);
+    if (v.stream) for (const track of v.stream.getTracks()) track.stop();
+    try { sessionStorage.removeItem("dasan-video-" + v.id); } catch (e) { /* private mode */ }
+    document.body.dataset.video = "closed";
+  }
+
+  if ($("video-panel")) {
+    $("video-end").addEventListener("click", () => {
+      closeVideo(true);
+      text($("video-status"), t("desktop.video_ended"));
+    });
+    $("video-chat-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = $("video-chat-text");
+      const body = input.value.trim();
+      if (!body || !video || !video.rtc) return;
+      try {
+        await video.rtc.send({ type: "chat", text: body });
+        appendVideoChat("agent", body);
+        input.value = "";
+      } catch (e) {
+        text($("video-status"), t("desktop.error") + " " + e.message);
+      }
     });
   }
 

@@ -70,8 +70,18 @@ impl From<&Consultation> for ConsultationView {
             id: r.id.to_string(),
             channel: r.channel.as_str(),
             category: r.category.to_string(),
-            citizen_phone: r.citizen_phone.e164().to_owned(),
-            citizen_phone_display: r.citizen_phone.display(),
+            // A citizen who gave no number (an anonymous video call)
+            // shows none.
+            citizen_phone: if r.citizen_phone.is_unknown() {
+                String::new()
+            } else {
+                r.citizen_phone.e164().to_owned()
+            },
+            citizen_phone_display: if r.citizen_phone.is_unknown() {
+                String::new()
+            } else {
+                r.citizen_phone.display()
+            },
             agent_id: r.agent_id.map(|a| a.to_string()),
             started_at: r.started_at.to_rfc3339(),
             ended_at: r.ended_at.to_rfc3339(),

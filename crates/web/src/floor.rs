@@ -282,6 +282,11 @@ struct QueueInfo {
     /// wallboard reads counts and longest waits here instead of scanning
     /// every open interaction on every change.
     waiting: std::collections::BTreeSet<(Timestamp, Uuid)>,
+    /// When this queue last had a contact answered, and the smoothed time
+    /// between answers (its service rate), for a waiting citizen's
+    /// expected wait.
+    last_answer_at: Option<Timestamp>,
+    answer_interval_millis: Option<f64>,
 }
 
 struct AgentInfo {
@@ -321,7 +326,14 @@ struct FloorState {
     /// Offers made and taken back since the last publish, for the channel
     /// edges that ring a device ([`Floor::offer_notices`]).
     notices: Vec<OfferNotice>,
+    /// Every waiting citizen's place in its queue, made at most every
+    /// [`PLACES_EVERY_MILLIS`]: waiting screens each ask every second, and
+    /// counting each one's place afresh would cost the square of the queue.
+    places: Option<(i64, HashMap<Uuid, usize>)>,
 }
+
+/// How stale a waiting citizen's shown place may be.
+const PLACES_EVERY_MILLIS: i64 = 500;
 
 struct Inner {
     state: Mutex<FloorState>,
@@ -405,6 +417,7 @@ impl Floor {
             version: 0,
             decisions: Vec::new(),
             notices: Vec::new(),
+            places: None,
         };
         let (wallboard, _) = watch::channel(Document::new("wallboard", "{}"));
         let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
@@ -590,6 +603,8 @@ impl Floor {
             name,
             tally: Tally::default(),
             waiting: std::collections::BTreeSet::new(),
+            last_answer_at: None,
+            answer_interval_millis: None,
         });
         state.queue_of.insert(kind, key);
         Ok(key)
@@ -715,7 +730,16 @@ impl Floor {
                 interaction.offer_deadline = None;
                 interaction.answered_at = Some(now);
                 let key = (interaction.arrived_at, id);
-                state.queues[interaction.queue.index()].waiting.remove(&key);
+                let queue = &mut state.queues[interaction.queue.index()];
+                queue.waiting.remove(&key);
+                if let Some(last) = queue.last_answer_at {
+                    let interval = (now.millis() - last.millis()).clamp(0, 3_600_000) as f64;
+                    queue.answer_interval_millis = Some(match queue.answer_interval_millis {
+                        Some(mean) => 0.7 * mean + 0.3 * interval,
+                        None => interval,
+                    });
+                }
+                queue.last_answer_at = Some(now);
                 let waited = now.millis() - interaction.arrived_at.millis();
                 let tally = &mut state.queues[interaction.queue.index()].tally;
                 tally.answered += 1;
@@ -889,6 +913,47 @@ impl Floor {
     pub fn interaction(&self, id: Uuid) -> Option<InteractionView> {
         let state = self.lock();
         state.interactions.get(&id).map(|i| state.view(i))
+    }
+
+    /// Where a waiting citizen stands: 1 for the next to be offered, among
+    /// those of its queue still waiting (queued or ringing), and the
+    /// expected wait — its place times the queue's smoothed time between
+    /// answers (`None` until the queue has answered twice). `None` when the
+    /// interaction is not waiting.
+    pub fn queue_place(&self, id: Uuid) -> Option<(usize, Option<u64>)> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let interaction = state.interactions.get(&id)?;
+        if !matches!(
+            interaction.state,
+            InteractionState::Queued | InteractionState::Offered
+        ) {
+            return None;
+        }
+        let now = crate::now().millis();
+        if state
+            .places
+            .as_ref()
+            .is_none_or(|(at, _)| now - at >= PLACES_EVERY_MILLIS)
+        {
+            let mut places = HashMap::with_capacity(state.open);
+            for queue in &state.queues {
+                for (index, (_, waiting)) in queue.waiting.iter().enumerate() {
+                    places.insert(*waiting, index + 1);
+                }
+            }
+            state.places = Some((now, places));
+        }
+        let queue = &state.queues[interaction.queue.index()];
+        let place = match state.places.as_ref().and_then(|(_, p)| p.get(&id)) {
+            Some(place) => *place,
+            // Arrived since the places were made.
+            None => queue.waiting.range(..(interaction.arrived_at, id)).count() + 1,
+        };
+        let expected = queue
+            .answer_interval_millis
+            .map(|mean| (mean * place as f64) as u64);
+        Some((place, expected))
     }
 
     /// The wallboard's channel (JSON snapshots, at most one per
@@ -1115,8 +1180,18 @@ impl FloorState {
         InteractionView {
             id: i.id,
             channel: i.channel,
-            citizen_phone: i.citizen_phone.e164().to_owned(),
-            citizen_phone_display: i.citizen_phone.display(),
+            // A citizen who gave no number (an anonymous video caller)
+            // shows none.
+            citizen_phone: if i.citizen_phone.is_unknown() {
+                String::new()
+            } else {
+                i.citizen_phone.e164().to_owned()
+            },
+            citizen_phone_display: if i.citizen_phone.is_unknown() {
+                String::new()
+            } else {
+                i.citizen_phone.display()
+            },
             category: i.category.as_ref().map(ToString::to_string),
             required_skills: i.required_skills.iter().map(Skill::as_string).collect(),
             priority: i.priority,

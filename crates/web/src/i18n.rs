@@ -597,6 +597,125 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Today's consultations per half hour",
     ),
     ("lang.switch", "English", "한국어"),
+    (
+        "sign.title",
+        "수어 영상 상담",
+        "Sign-language video consultation",
+    ),
+    (
+        "sign.intro",
+        "청각·언어 장애가 있는 시민을 위한 120 수어 영상 상담입니다. 수어 상담사가 영상으로 답해 드립니다.",
+        "The 120 helpline by sign-language video, for Deaf and speech-impaired citizens. A signing agent answers you on video.",
+    ),
+    (
+        "sign.start",
+        "수어 상담 시작",
+        "Start sign-language consultation",
+    ),
+    (
+        "sign.camera_note",
+        "시작하면 카메라 사용 허용을 묻습니다. 영상은 상담사에게만 전달되고 저장되지 않습니다.",
+        "Starting asks to use your camera. The video goes only to the agent and is not recorded.",
+    ),
+    ("sign.large_text", "큰 글씨", "Large text"),
+    (
+        "sign.camera_denied",
+        "카메라를 사용할 수 없습니다. 브라우저 설정에서 카메라를 허용한 뒤 다시 시작해 주세요.",
+        "The camera is not available. Allow the camera in your browser settings, then start again.",
+    ),
+    (
+        "sign.failed",
+        "연결하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+        "Could not connect. Please try again shortly.",
+    ),
+    (
+        "sign.waiting",
+        "수어 상담사를 연결하고 있습니다",
+        "Connecting you to a signing agent",
+    ),
+    ("sign.position", "대기 순서", "Your place in line"),
+    ("sign.expected", "예상 대기 시간", "Expected wait"),
+    ("sign.waited", "기다린 시간", "Waited"),
+    ("sign.calculating", "계산 중", "Calculating"),
+    ("sign.minutes", "분", "min"),
+    ("sign.seconds", "초", "s"),
+    ("sign.self_view", "내 화면", "You"),
+    ("sign.agent_view", "상담사 화면", "Agent"),
+    (
+        "sign.joined",
+        "상담사가 연결되었습니다. 영상을 연결하고 있습니다.",
+        "An agent has joined. Connecting the video.",
+    ),
+    (
+        "sign.connected",
+        "영상이 연결되었습니다.",
+        "Video connected.",
+    ),
+    (
+        "sign.reconnecting",
+        "영상 연결이 불안정합니다. 다시 연결하고 있습니다.",
+        "The video connection is unstable. Reconnecting.",
+    ),
+    ("sign.chat", "문자 대화", "Text chat"),
+    (
+        "sign.chat_label",
+        "메시지 (이름, 숫자, 주소 등)",
+        "Message (names, numbers, addresses...)",
+    ),
+    ("sign.send", "보내기", "Send"),
+    ("sign.me", "나", "Me"),
+    ("sign.agent", "상담사", "Agent"),
+    ("sign.end", "상담 끝내기", "End consultation"),
+    (
+        "sign.ended",
+        "상담이 끝났습니다. 이용해 주셔서 감사합니다.",
+        "The consultation has ended. Thank you.",
+    ),
+    ("sign.again", "다시 시작", "Start again"),
+    (
+        "sign.callback_offer",
+        "지금은 수어 상담사가 모두 상담 중입니다. 휴대전화 번호를 남기시면 영상으로 다시 연락드리거나 문자로 답해 드립니다.",
+        "All signing agents are busy right now. Leave your mobile number and we will call you back on video or answer by text message.",
+    ),
+    ("sign.callback_phone", "휴대전화 번호", "Mobile number"),
+    (
+        "sign.callback_video",
+        "영상으로 다시 연락받기",
+        "Video callback",
+    ),
+    (
+        "sign.callback_sms",
+        "문자로 답변받기",
+        "Answer by text message",
+    ),
+    ("sign.callback_send", "번호 남기기", "Leave my number"),
+    (
+        "sign.callback_done",
+        "번호를 남겼습니다. 순서대로 연락드리겠습니다.",
+        "Your number is saved. We will contact you in turn.",
+    ),
+    (
+        "sign.callback_invalid",
+        "휴대전화 번호를 확인해 주세요.",
+        "Please check the mobile number.",
+    ),
+    ("sign.keep_waiting", "계속 기다리기", "Keep waiting"),
+    ("desktop.video", "수어 영상 상담", "Sign-language video"),
+    (
+        "desktop.video_connecting",
+        "영상 연결 중",
+        "Connecting video",
+    ),
+    ("desktop.video_connected", "영상 연결됨", "Video connected"),
+    (
+        "desktop.video_ended",
+        "시민이 상담을 끝냈습니다. 상담 내용을 기록해 주세요.",
+        "The citizen ended the call. Please record the consultation.",
+    ),
+    ("desktop.video_end", "영상 끝내기", "End video"),
+    ("desktop.video_citizen", "시민 화면", "Citizen"),
+    ("desktop.video_self", "내 화면", "You"),
+    ("desktop.no_phone", "번호 없음", "No number"),
 ];
 
 /// The message for `key` in `lang`; the key itself if it is missing (a test
@@ -651,7 +770,7 @@ mod tests {
             .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
         let root = std::path::Path::new(&root);
         let mut sources = Vec::new();
-        for dir in ["src", "assets"] {
+        for dir in ["src", "src/care", "src/voice", "src/video", "assets"] {
             for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
                 let path = entry.expect("entry").path();
                 // This file's own tests name a missing key on purpose.

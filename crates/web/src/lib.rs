@@ -27,6 +27,7 @@ pub mod session;
 pub mod sms;
 mod statistics;
 pub mod survey;
+pub mod video;
 pub mod voice;
 pub mod web_survey;
 
@@ -92,6 +93,8 @@ pub struct AppState {
     pub care: Arc<care::CareConfig>,
     /// Wakes the care task (an outcome queued a webhook delivery).
     pub care_signal: Arc<tokio::sync::Notify>,
+    /// Sign-language video sessions (`with_video` starts their timers).
+    pub video: Arc<video::Sessions>,
 }
 
 impl AppState {
@@ -125,6 +128,7 @@ impl AppState {
             kb,
             care: Arc::new(care::CareConfig::default()),
             care_signal: Arc::new(tokio::sync::Notify::new()),
+            video: Arc::new(video::Sessions::new(video::VideoConfig::default())),
         })
     }
 
@@ -150,6 +154,15 @@ impl AppState {
         if timers {
             tokio::spawn(care::run(self.clone()));
         }
+        self
+    }
+
+    /// Sets up sign-language video sessions and starts the task that ends
+    /// abandoned ones and stores their records. Call once, on a tokio
+    /// runtime.
+    pub fn with_video(mut self, config: video::VideoConfig) -> Self {
+        self.video = Arc::new(video::Sessions::new(config));
+        tokio::spawn(video::run(self.clone()));
         self
     }
 
@@ -214,6 +227,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reuse::routes())
         .merge(care::api::routes())
         .merge(voice::calls::routes())
+        .merge(video::routes())
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
@@ -222,6 +236,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(sms::routes())
         .merge(web_survey::routes())
+        .merge(video::page::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(observability::metrics))
         // A route layer sees the matched route pattern, which it logs

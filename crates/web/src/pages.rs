@@ -84,6 +84,7 @@ pub(crate) fn local_page(next: Option<&str>) -> Option<&'static str> {
         "/reports" => Some("/reports"),
         "/kb" => Some("/kb"),
         "/care" => Some("/care"),
+        "/sign" => Some("/sign"),
         _ => None,
     }
 }
@@ -176,7 +177,7 @@ async fn forbidden(state: &AppState, lang: Lang, user: &UserRecord, page: &str) 
     response
 }
 
-fn secure(response: &mut Response) {
+pub(crate) fn secure(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -188,7 +189,7 @@ fn secure(response: &mut Response) {
 }
 
 /// The strings a script needs, as a JSON object.
-fn messages(lang: Lang, prefixes: &[&str]) -> String {
+pub(crate) fn messages(lang: Lang, prefixes: &[&str]) -> String {
     let map: serde_json::Map<String, serde_json::Value> = crate::i18n::keys()
         .filter(|key| prefixes.iter().any(|p| key.starts_with(p)))
         .map(|key| (key.to_owned(), t(lang, key).into()))
@@ -262,7 +263,7 @@ fn frame(
     )
 }
 
-const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}.thread{list-style:none;padding:0;max-height:20rem;overflow-y:auto}.thread li{margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;max-width:80%}.thread .inbound{background:#f6f8fa;border:1px solid #d0d7de}.thread .outbound{background:#ddf4ff;margin-left:auto}.thread small{display:block;color:#57606a}.kb-results{padding-left:1.4rem}.kb-results p{margin:.1rem 0 .6rem}.kb-results button{text-align:left;background:none;border:none;color:#0969da;text-decoration:underline;padding:0;margin:0}.kb-body{white-space:pre-wrap}mark{background:#fff8c5;color:inherit}"#;
+pub(crate) const STYLE: &str = r#"body{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.5rem 1rem;background:#24292f;color:#fff}header a{color:#fff}header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}header form{margin:0}.brand{font-weight:bold;margin:0}.who{margin:0 0 0 auto}main{padding:1rem;display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr))}main>h1{grid-column:1/-1;margin:0;font-size:1.4rem}section,aside{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem}h2{margin-top:0;font-size:1.1rem}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .2rem .2rem 0;cursor:pointer}label{display:block;margin:.6rem 0 .2rem;font-weight:600}input,select,textarea{font-size:1rem;padding:.35rem;width:100%;box-sizing:border-box}textarea{min-height:6rem}:focus{outline:3px solid #bf8700;outline-offset:2px}.presence{font-size:1.2rem}.offer{border:3px solid #cf222e}.timer{font-size:2rem;font-weight:bold;color:#a40e26}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}.wide{grid-column:1/-1}.hint{color:#57606a;font-size:.9rem}[role=alert]{color:#a40e26}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}.history li{margin-bottom:.4rem}.thread{list-style:none;padding:0;max-height:20rem;overflow-y:auto}.thread li{margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;max-width:80%}.thread .inbound{background:#f6f8fa;border:1px solid #d0d7de}.thread .outbound{background:#ddf4ff;margin-left:auto}.thread small{display:block;color:#57606a}.kb-results{padding-left:1.4rem}.kb-results p{margin:.1rem 0 .6rem}.kb-results button{text-align:left;background:none;border:none;color:#0969da;text-decoration:underline;padding:0;margin:0}.kb-body{white-space:pre-wrap}mark{background:#fff8c5;color:inherit}.videos{display:grid;grid-template-columns:2fr 1fr;gap:.5rem}.videos figure{margin:0;position:relative;background:#000}.videos video{width:100%;display:block}.videos figcaption{position:absolute;left:.3rem;top:.3rem;background:rgba(0,0,0,.7);color:#fff;padding:0 .3rem}"#;
 
 async fn desktop(
     State(state): State<AppState>,
@@ -313,10 +314,10 @@ async fn desktop(
     let body = format!(
         r#"<section aria-labelledby="presence-h"><h2 id="presence-h">{presence_h}</h2><p class="presence">{presence_now} <strong id="presence" aria-live="polite">…</strong> <span id="presence-since" class="hint"></span></p><div role="group" aria-label="{presence_h}"><button type="button" id="go-available" data-presence="available">{available} (F2)</button><button type="button" id="go-break" data-presence="break">{break_} (F3)</button><button type="button" id="go-offline" data-presence="offline">{offline}</button></div><p class="hint"><span id="connection"></span></p><p id="live-status" role="status"></p></section>
 <section id="offer" class="offer" hidden aria-labelledby="offer-h"><h2 id="offer-h">{offer_h}</h2><dl id="offer-details"></dl><p>{remaining} <span id="offer-countdown" class="timer" role="timer" aria-live="off">0</span> {seconds}</p><button type="button" id="accept">{accept} (Enter)</button><button type="button" id="decline">{decline} (Esc)</button></section>
-<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><div id="care-panel" hidden><h3 id="care-panel-h">{care_h}</h3>{care_script}</div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
+<section id="contact" hidden aria-labelledby="contact-h" class="wide"><h2 id="contact-h">{contact_h}</h2><div id="contact-tabs" role="group" aria-label="{contacts_label}" hidden></div><dl id="contact-details"></dl><div id="video-panel" hidden><h3 id="video-h">{video_h}</h3><p id="video-status" role="status"></p><div class="videos"><figure><video id="video-remote" autoplay playsinline title="{video_citizen}"></video><figcaption>{video_citizen}</figcaption></figure><figure><video id="video-local" autoplay playsinline muted title="{video_self}"></video><figcaption>{video_self}</figcaption></figure></div><h4 id="video-chat-h">{chat}</h4><ol id="video-chat" class="thread" aria-live="polite" aria-labelledby="video-chat-h"></ol><form id="video-chat-form" novalidate><label for="video-chat-text">{chat_label}</label><input id="video-chat-text" maxlength="1000" autocomplete="off"><button type="submit">{send}</button></form><button type="button" id="video-end">{video_end}</button></div><div id="thread" hidden><h3 id="thread-h">{thread_h}</h3><ol id="thread-messages" class="thread" aria-labelledby="thread-h" aria-live="polite"></ol><form id="reply-form" novalidate><label for="reply">{reply_label}</label><textarea id="reply" name="reply" maxlength="1000" aria-describedby="reply-size"></textarea><p id="reply-size" class="hint"></p><p id="reply-error" role="alert"></p><button type="submit" id="send">{send}</button></form></div><h3 id="history-h">{history_h}</h3><div id="history" aria-labelledby="history-h" aria-live="polite"></div><div id="care-panel" hidden><h3 id="care-panel-h">{care_h}</h3>{care_script}</div><form id="consultation-form" novalidate><h3>{form_h}</h3><label for="category">{category} <span class="hint">{category_hint}</span></label><input id="category" name="category" list="category-list" autocomplete="off" required aria-describedby="category-name"><datalist id="category-list">{categories}</datalist><p id="category-name" class="hint" aria-live="polite"></p><label for="summary">{summary}</label><textarea id="summary" name="summary" maxlength="4000" required></textarea><label for="outcome">{outcome}</label><select id="outcome" name="outcome">{outcomes}</select><label for="department">{department} <span class="hint">{department_hint}</span></label><input id="department" name="department" autocomplete="off" disabled pattern="[a-z][a-z0-9_.\-]*" maxlength="64"><p id="form-error" role="alert"></p><button type="submit" id="submit">{submit}</button></form></section>
 <section id="wrapup" hidden aria-labelledby="wrapup-h"><h2 id="wrapup-h">{wrapup_h}</h2><p>{wrapup_text}</p><button type="button" id="ready">{ready} (F2)</button></section>
 <aside id="kb" aria-labelledby="kb-h"><h2 id="kb-h">{kb_h}</h2><form role="search" id="kb-form"><label for="kb-q">{kb_q}</label><input id="kb-q" type="search" name="q" maxlength="1000" autocomplete="off" aria-describedby="kb-note" aria-controls="kb-results"><p id="kb-note" class="hint">{kb_note}</p></form><h3 id="kb-list-h" aria-live="polite"></h3><ol id="kb-results" class="kb-results" aria-labelledby="kb-list-h"></ol><article id="kb-article" hidden aria-labelledby="kb-article-h"><h3 id="kb-article-h"></h3><p id="kb-article-meta" class="hint"></p><div id="kb-article-body" class="kb-body"></div><button type="button" id="kb-back">{kb_back}</button></article></aside>
-<section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section><script src="/assets/care.js"></script>"#,
+<section class="wide hint" aria-labelledby="keys-h"><h2 id="keys-h">{keys_h}</h2><p>{keys}</p></section><script src="/assets/care.js"></script><script src="/assets/rtc.js"></script>"#,
         presence_h = tx("desktop.presence"),
         presence_now = tx("desktop.presence_now"),
         available = tx("presence.go_available"),
@@ -351,6 +352,12 @@ async fn desktop(
         keys_h = tx("desktop.keys"),
         keys = tx("desktop.keys_text"),
         care_h = tx("care.script"),
+        video_h = tx("desktop.video"),
+        video_citizen = tx("desktop.video_citizen"),
+        video_self = tx("desktop.video_self"),
+        video_end = tx("desktop.video_end"),
+        chat = tx("sign.chat"),
+        chat_label = tx("sign.chat_label"),
         care_script = care_script(lang, "care-"),
     );
     let data = messages(
@@ -358,6 +365,7 @@ async fn desktop(
         &[
             "care.",
             "desktop.",
+            "sign.",
             "presence.",
             "channel.",
             "outcome.",

@@ -135,10 +135,14 @@ async fn run_demo(
         ("supervisor", "김감독", Role::Supervisor),
         ("agent", "이상담", Role::Agent),
         ("coordinator", "박조정", Role::Coordinator),
+        ("signer", "최수어", Role::Agent),
     ] {
         let password = dasan_web::session::demo_account(&store, username, name, role)
             .await
             .map_err(|e| anyhow::anyhow!("cannot set up the demo account {username}: {e}"))?;
+        if username == "signer" {
+            signing_agent(&store, username, name).await?;
+        }
         accounts.push(format!("    {username:<11} {password}"));
     }
     let accounts = accounts.join("\n");
@@ -164,11 +168,31 @@ async fn run_demo(
              \n  records:     curl -H 'Authorization: Bearer {admin}' 'http://{address}/api/v1/consultations?limit=5'\
              \n  search:      curl -H 'Authorization: Bearer {agent}' 'http://{address}/api/v1/kb/search?q=%EC%88%98%EB%8F%84%EC%84%B8'\
              \n\n  tokens (shown once):\n    admin       {admin}\n    supervisor  {supervisor}\n    agent       {agent}\n\
+             \n  sign-language video for citizens: http://{address}/sign (the `signer` account answers)\
              \n  browser sign-in at http://{address}/ (username, password; new at each start):\n{accounts}\n\
              \nPress Ctrl-C to stop. The data stays in {where_data}."
         );
     })
     .await
+}
+
+/// The demo's signing agent: its agent record carries the sign-language
+/// skill, so the `/sign` page's video calls are offered to it.
+async fn signing_agent(
+    store: &dasan_store::AnyStore,
+    username: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    use dasan_core::{AgentId, Channel, NewAgent, Skill};
+    let user = store
+        .find_user(username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo account {username} vanished"))?;
+    if store.get_agent(AgentId(user.id)).await?.is_none() {
+        let agent = NewAgent::new(name, [Skill::SignLanguage], Channel::ALL)?;
+        store.create_agent(&agent, AgentId(user.id)).await?;
+    }
+    Ok(())
 }
 
 /// Demo citizens calling, texting and writing in: one contact about every

@@ -44,7 +44,8 @@ pub async fn serve(
         .await
         .context("cannot load reference data")?
         .with_sms(settings.sms.clone())
-        .with_care(settings.care.clone(), true);
+        .with_care(settings.care.clone(), true)
+        .with_video(settings.video.clone());
     let state = match settings.surveys.clone() {
         Some(surveys) => state.with_surveys(surveys),
         None => state,
