@@ -47,7 +47,7 @@ const WALLBOARD_JS: &str = include_str!("../assets/wallboard.js");
 const KB_JS: &str = include_str!("../assets/kb.js");
 const CARE_JS: &str = include_str!("../assets/care.js");
 
-fn script(source: &'static str) -> Response {
+pub(crate) fn script(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

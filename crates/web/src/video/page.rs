@@ -8,7 +8,7 @@
 use axum::{
     Router,
     extract::State,
-    http::{HeaderMap, header},
+    http::HeaderMap,
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -31,23 +31,12 @@ pub(crate) fn routes() -> Router<AppState> {
 const RTC_JS: &str = include_str!("../../assets/rtc.js");
 const SIGN_JS: &str = include_str!("../../assets/sign.js");
 
-fn script(source: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        source,
-    )
-        .into_response()
-}
-
 async fn rtc_js() -> Response {
-    script(RTC_JS)
+    crate::pages::script(RTC_JS)
 }
 
 async fn sign_js() -> Response {
-    script(SIGN_JS)
+    crate::pages::script(SIGN_JS)
 }
 
 #[derive(Debug, Default, Deserialize)]
