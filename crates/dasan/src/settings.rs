@@ -63,6 +63,9 @@ struct VoiceFile {
     /// The carrier's trunks (addresses or networks) calls are accepted
     /// from without authentication; none: loopback only.
     trunks: Option<Vec<String>>,
+    /// Where calls out go (`host:port` of a carrier trunk or proxy): the
+    /// relay calls of sign-language video consultations.
+    outbound: Option<String>,
 }
 
 /// `[care]` in the configuration file: the care-call programme.
@@ -236,6 +239,13 @@ impl Settings {
             .map(|t| dasan_web::voice::Network::parse(t))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("a SIP trunk: {e}"))?;
+        let outbound =
+            match std::env::var("DASAN_SIP_OUTBOUND").ok().or(voice.outbound) {
+                Some(text) => Some(text.trim().parse::<SocketAddr>().map_err(|_| {
+                    anyhow::anyhow!("the outbound SIP trunk `{text}` is not IP:PORT")
+                })?),
+                None => None,
+            };
         let prompts = match prompts {
             Some(dir) => dasan_web::voice::Prompts::from_dir(&dir)
                 .map_err(|e| anyhow::anyhow!("the IVR prompts: {e}"))?,
@@ -256,6 +266,7 @@ impl Settings {
                 prompts,
                 phone_survey: sip_phone_survey,
                 trunks,
+                outbound,
             },
         })
     }

@@ -36,8 +36,14 @@ pub struct VideoRelay {
     pub placed_at: i64,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
-    /// `answered`, `no_answer`, `busy`, `failed`, or `ringing` while unknown.
+    /// `answered`, `no_answer`, `busy`, `agent_unreachable` (the agent's
+    /// phone did not answer), `failed`, or `ringing` while unknown.
     pub outcome: String,
+    /// RTP packets relayed agent → callee and callee → agent.
+    #[serde(default)]
+    pub packets_to_callee: u64,
+    #[serde(default)]
+    pub packets_to_agent: u64,
 }
 
 /// One session, stored when it ends.

@@ -2073,6 +2073,8 @@ async fn video_sessions_are_kept_once_newest_first_and_by_id(store: &AnyStore) {
             answered_at: Some(started_at + 65_000),
             ended_at: Some(started_at + 200_000),
             outcome: "answered".into(),
+            packets_to_callee: 6_700,
+            packets_to_agent: 6_650,
         }],
     };
     let first = session(1, 1_000_000, true);

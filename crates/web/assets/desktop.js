@@ -572,6 +572,7 @@
     v.source = window.dasanRtc.listen(id, joined.token, {
       signal: (m) => v.rtc.onSignal(m),
       chat: (m) => appendVideoChat(m.from, m.text),
+      relay: (r) => text($("relay-status"), r.callee + " · " + t("relay." + (r.ended && r.outcome === "answered" ? "ended" : r.outcome))),
       end: () => {
         text($("video-status"), t("desktop.video_ended"));
         closeVideo(false);
@@ -596,6 +597,27 @@
     $("video-end").addEventListener("click", () => {
       closeVideo(true);
       text($("video-status"), t("desktop.video_ended"));
+    });
+    // A voice call to a third party, interpreted by the agent: Dasan rings
+    // the agent's phone, then the number.
+    $("relay-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const callee = $("relay-callee").value.trim();
+      if (!callee || !video) return;
+      try {
+        await api("POST", "/api/v1/sign/sessions/" + video.id + "/relay", { callee });
+        text($("relay-status"), callee + " · " + t("relay.ringing"));
+      } catch (e) {
+        text($("relay-status"), t("desktop.error") + " " + e.message);
+      }
+    });
+    $("relay-end").addEventListener("click", async () => {
+      if (!video) return;
+      try {
+        await api("POST", "/api/v1/sign/sessions/" + video.id + "/relay/end");
+      } catch (e) {
+        text($("relay-status"), t("desktop.error") + " " + e.message);
+      }
     });
     $("video-chat-form").addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -135,6 +135,7 @@
       peer: (p) => { if (p.joined && !rtc) onJoined(); },
       signal: (m) => { if (rtc) rtc.onSignal(m); },
       chat: (m) => appendChat(m.from, m.text),
+      relay: (r) => status(t(r.ended ? "sign.relay_ended" : r.answered ? "sign.relay_answered" : "sign.relay_ringing")),
       end: () => finish(false),
     });
   });

@@ -598,6 +598,49 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("lang.switch", "English", "한국어"),
     (
+        "desktop.relay",
+        "전화 연결 (통역)",
+        "Relay call (interpreting)",
+    ),
+    (
+        "desktop.relay_callee",
+        "전화할 번호 (기관·사람)",
+        "Number to call (office or person)",
+    ),
+    ("desktop.relay_call", "내 전화로 걸기", "Call from my phone"),
+    ("desktop.relay_end", "전화 끊기", "Hang up the call"),
+    (
+        "desktop.relay_hint",
+        "내 전화가 먼저 울립니다. 받으면 상대에게 전화를 겁니다.",
+        "Your phone rings first; when you answer, the number is called.",
+    ),
+    ("relay.ringing", "전화 거는 중", "Calling"),
+    ("relay.answered", "통화 중", "Connected"),
+    ("relay.busy", "통화 중이라 연결되지 않음", "Busy"),
+    ("relay.no_answer", "받지 않음", "No answer"),
+    (
+        "relay.agent_unreachable",
+        "상담사 전화가 받지 않음",
+        "Your phone did not answer",
+    ),
+    ("relay.failed", "연결 실패", "Failed"),
+    ("relay.ended", "통화 끝", "Call ended"),
+    (
+        "sign.relay_ringing",
+        "상담사가 다른 기관에 전화를 걸고 있습니다. 통역해 드립니다.",
+        "The agent is calling the office for you and will interpret.",
+    ),
+    (
+        "sign.relay_answered",
+        "상담사가 전화로 통역하고 있습니다.",
+        "The agent is interpreting the phone call.",
+    ),
+    (
+        "sign.relay_ended",
+        "전화 통역이 끝났습니다.",
+        "The interpreted call has ended.",
+    ),
+    (
         "sign.title",
         "수어 영상 상담",
         "Sign-language video consultation",
@@ -807,7 +850,19 @@ mod tests {
             }
         }
         assert!(used.len() > 50, "the scan found the keys ({})", used.len());
-        let families: [(&str, &[&str]); 7] = [
+        let families: [(&str, &[&str]); 8] = [
+            (
+                "relay.",
+                &[
+                    "ringing",
+                    "answered",
+                    "busy",
+                    "no_answer",
+                    "agent_unreachable",
+                    "failed",
+                    "ended",
+                ],
+            ),
             (
                 "presence.",
                 &[

@@ -95,6 +95,9 @@ pub struct AppState {
     pub care_signal: Arc<tokio::sync::Notify>,
     /// Sign-language video sessions (`with_video` starts their timers).
     pub video: Arc<video::Sessions>,
+    /// The voice front door, once started (video relays call out through
+    /// it).
+    pub voice: Arc<std::sync::OnceLock<voice::SipServer>>,
 }
 
 impl AppState {
@@ -129,6 +132,7 @@ impl AppState {
             care: Arc::new(care::CareConfig::default()),
             care_signal: Arc::new(tokio::sync::Notify::new()),
             video: Arc::new(video::Sessions::new(video::VideoConfig::default())),
+            voice: Arc::new(std::sync::OnceLock::new()),
         })
     }
 

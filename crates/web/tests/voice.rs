@@ -34,6 +34,7 @@ use tower::ServiceExt;
 
 struct Center {
     app: Router,
+    state: AppState,
     store: AnyStore,
     sip: SocketAddr,
     server: SipServer,
@@ -42,6 +43,17 @@ struct Center {
 }
 
 async fn center(offer_timeout_millis: u64, phone_survey: bool) -> Center {
+    center_with(
+        offer_timeout_millis,
+        VoiceOptions {
+            phone_survey,
+            ..VoiceOptions::default()
+        },
+    )
+    .await
+}
+
+async fn center_with(offer_timeout_millis: u64, options: VoiceOptions) -> Center {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
         .await
@@ -57,15 +69,7 @@ async fn center(offer_timeout_millis: u64, phone_survey: bool) -> Center {
         .await
         .expect("bind");
     let sip = socket.local_addr().expect("address");
-    let server = voice::start(
-        socket,
-        state.clone(),
-        VoiceOptions {
-            phone_survey,
-            ..VoiceOptions::default()
-        },
-        std::future::pending(),
-    );
+    let server = voice::start(socket, state.clone(), options, std::future::pending());
     let issued = auth::issue_token(Role::Supervisor, "test").expect("token");
     store
         .create_token(&issued.record, &issued.secret_hash)
@@ -73,6 +77,7 @@ async fn center(offer_timeout_millis: u64, phone_survey: bool) -> Center {
         .expect("stored");
     Center {
         app: app(state.clone()),
+        state: state.clone(),
         store,
         sip,
         server,
@@ -531,4 +536,188 @@ async fn after_the_agent_hangs_up_the_caller_rates_the_call_by_keypad() {
         .expect("read")
         .expect("kept");
     assert_eq!(survey.score, Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signing_agent_relays_a_voice_call_to_a_public_office() {
+    if !sipp_present() {
+        return;
+    }
+    // The "public office": SIPp's built-in answering scenario behind the
+    // outbound trunk, echoing the audio it gets.
+    let office_port = free_port();
+    let office: SocketAddr = ([127, 0, 0, 1], office_port).into();
+    let center = center_with(
+        20_000,
+        VoiceOptions {
+            outbound: Some(office),
+            ..VoiceOptions::default()
+        },
+    )
+    .await;
+    let lee = agent(&center, "lee").await;
+    let park = agent(&center, "park").await;
+    for who in [&lee, &park] {
+        let record = dasan_core::NewAgent::new(
+            "수어",
+            [dasan_core::Skill::SignLanguage],
+            dasan_core::Channel::ALL,
+        )
+        .expect("agent");
+        center
+            .store
+            .create_agent(&record, dasan_core::AgentId(who.user_id))
+            .await
+            .expect("agent record");
+    }
+    presence(&center, &lee, "available").await;
+
+    // A citizen's video session, taken and joined by lee.
+    let (status, created) = send(
+        &center.app,
+        None,
+        None,
+        "POST",
+        "/api/v1/sign/sessions",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let session = created["session"].as_str().expect("session").to_owned();
+    let (status, body) = send(
+        &center.app,
+        Some(&lee),
+        None,
+        "POST",
+        &format!("/api/v1/interactions/{session}/accept"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(
+        &center.app,
+        Some(&lee),
+        None,
+        "POST",
+        &format!("/api/v1/sign/sessions/{session}/join"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let relay = format!("/api/v1/sign/sessions/{session}/relay");
+    for (who, callee, status, code) in [
+        (
+            &lee,
+            "not a number",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_callee",
+        ),
+        (&park, "02-2133-0000", StatusCode::FORBIDDEN, "forbidden"),
+    ] {
+        let (got, body) = send(
+            &center.app,
+            Some(who),
+            None,
+            "POST",
+            &relay,
+            Some(json!({ "callee": callee })),
+        )
+        .await;
+        assert_eq!(got, status, "{body}");
+        assert_eq!(body["error"]["code"], code);
+    }
+
+    // Lee's phone answers, talks two seconds and hangs up; the office
+    // answers after it and echoes the audio back.
+    let office_media = free_port().to_string();
+    let office_run = spawn(
+        center.sip,
+        &[
+            "-sn",
+            "uas",
+            "-p",
+            &office_port.to_string(),
+            "-m",
+            "1",
+            "-mp",
+            &office_media,
+            "-rtp_echo",
+        ],
+    );
+    let talks = caller_scenario(center.dir.path(), "agent_talks.xml", 1, 0, "relay");
+    let phone_media = free_port().to_string();
+    let phone_run = spawn(
+        center.sip,
+        &[
+            "-sf",
+            &talks,
+            "-m",
+            "1",
+            "-p",
+            &lee.port.to_string(),
+            "-s",
+            &lee.username,
+            "-mp",
+            &phone_media,
+        ],
+    );
+    let (status, body) = send(
+        &center.app,
+        Some(&lee),
+        None,
+        "POST",
+        &relay,
+        Some(json!({"callee": "02-2133-0000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["callee"], "+82221330000");
+    let (phone, office) = (finished(phone_run).await, finished(office_run).await);
+    assert_eq!(
+        phone,
+        (true, 1, 0),
+        "the agent's phone answered and hung up"
+    );
+    assert_eq!(
+        office,
+        (true, 1, 0),
+        "the office answered and was hung up on"
+    );
+
+    // The session ends; its record keeps the relay.
+    let (status, body) = send(
+        &center.app,
+        Some(&lee),
+        None,
+        "POST",
+        &format!("/api/v1/interactions/{session}/complete"),
+        Some(json!({"category": "welfare", "summary": "구청 복지과 통역 연결", "outcome": "answered"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = uuid::Uuid::parse_str(&session).expect("uuid");
+    let mut record = None;
+    for _ in 0..100 {
+        dasan_web::video::sweep(&center.state).await;
+        record = center
+            .store
+            .video_sessions(Some(id), 1)
+            .await
+            .expect("read")
+            .pop();
+        if record.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record = record.expect("the session's record");
+    assert_eq!(record.relays.len(), 1, "{record:?}");
+    let relayed = &record.relays[0];
+    assert_eq!(relayed.callee, "+82221330000");
+    assert_eq!(relayed.outcome, "answered");
+    assert!(relayed.answered_at.is_some() && relayed.ended_at.is_some());
+    assert!(
+        relayed.packets_to_callee >= 50 && relayed.packets_to_agent >= 50,
+        "audio relayed both ways: {relayed:?}"
+    );
 }

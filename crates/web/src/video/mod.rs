@@ -317,9 +317,14 @@ fn end_as(state: &AppState, session: &Session, by: &'static str, outcome: Option
     if let Some((_, agent)) = inner.agent.as_mut() {
         agent.inbox.push_back(message);
     }
+    let relayed = !inner.relays.is_empty();
     drop(inner);
     session.wake(Side::Citizen);
     session.wake(Side::Agent);
+    if relayed && let Some(voice) = state.voice.get() {
+        let (voice, id) = (voice.clone(), session.id);
+        tokio::spawn(async move { voice.end_relays_of(id).await });
+    }
     metrics::counter!("dasan_video_sessions_ended_total", "outcome" => outcome).increment(1);
 }
 
@@ -422,6 +427,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sign/sessions/{id}/events", get(events))
         .route("/sign/sessions/{id}/messages", post(message))
         .route("/sign/sessions/{id}/join", post(join))
+        .route("/sign/sessions/{id}/relay", post(relay))
+        .route("/sign/sessions/{id}/relay/end", post(relay_end))
         .route("/video-sessions", get(list))
 }
 
@@ -1028,6 +1035,159 @@ async fn join(
         "ice_servers": state.video.config.ice_servers,
     }))
     .into_response())
+}
+
+/// The voice front door tells a relay's progress: the session's record is
+/// updated and both parties hear it (`relay` events).
+pub fn relay_changed(
+    state: &AppState,
+    session: Uuid,
+    index: usize,
+    change: impl FnOnce(&mut VideoRelay),
+) {
+    let Some(found) = state.video.get(session) else {
+        return;
+    };
+    let mut inner = found.lock();
+    let Some(relay) = inner.relays.get_mut(index) else {
+        return;
+    };
+    change(relay);
+    let event = frame(
+        "relay",
+        &json!({
+            "index": index,
+            "callee": relay.callee,
+            "outcome": relay.outcome,
+            "answered": relay.answered_at.is_some(),
+            "ended": relay.ended_at.is_some(),
+        }),
+    );
+    inner.citizen.inbox.push_back(event.clone());
+    if let Some((_, agent)) = inner.agent.as_mut() {
+        agent.inbox.push_back(event);
+    }
+    drop(inner);
+    found.wake(Side::Citizen);
+    found.wake(Side::Agent);
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelayBody {
+    /// The number to call: a phone number or a 3–15 digit service number.
+    callee: String,
+}
+
+/// The session's agent (signed in, joined) or a refusal.
+async fn session_agent(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Arc<Session>, ApiError> {
+    caller.require(Role::may_record_consultations)?;
+    let id = parse_id(id)?;
+    let session = state
+        .video
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    let agent = session.lock().agent.as_ref().map(|(agent, _)| *agent);
+    if caller.kind != "user" || agent != Some(caller.id) {
+        crate::live::log_refusal(state, caller.actor(), "video.relay_refused", id.to_string())
+            .await;
+        return Err(ApiError::forbidden());
+    }
+    Ok(session)
+}
+
+/// `POST .../relay`: the session's agent calls a third party through the
+/// voice front door (the agent's phone first, then the callee) to
+/// interpret between them and the citizen. 202; progress comes as `relay`
+/// events and stays in the session's record.
+async fn relay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RelayBody>,
+) -> Result<Response, ApiError> {
+    let session = session_agent(&state, &caller, &id).await?;
+    let callee = crate::voice::relay::callee_number(&body.callee).map_err(|_| {
+        invalid(
+            "invalid_callee",
+            "callee is a phone number or a service number of 3 to 15 digits",
+        )
+    })?;
+    let voice = state.voice.get().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "voice_unavailable",
+            "the voice front door is not running",
+        )
+    })?;
+    let index = {
+        let mut inner = session.lock();
+        if inner.ended.is_some() {
+            return Err(session_ended());
+        }
+        if inner.relays.iter().any(|r| r.ended_at.is_none()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "relay_in_progress",
+                "end the current relay call first",
+            ));
+        }
+        if inner.relays.len() >= 20 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_relays",
+                "at most 20 relay calls in one session",
+            ));
+        }
+        inner.relays.push(VideoRelay {
+            callee: callee.clone(),
+            placed_at: crate::now().millis(),
+            answered_at: None,
+            ended_at: None,
+            outcome: "ringing".into(),
+            packets_to_callee: 0,
+            packets_to_agent: 0,
+        });
+        inner.relays.len() - 1
+    };
+    if let Err(error) = voice
+        .place_relay(session.id, index, caller.id, &callee)
+        .await
+    {
+        let code = match error {
+            crate::voice::relay::RelayError::NoTrunk => "no_outbound_trunk",
+            crate::voice::relay::RelayError::NoPhone => "no_registered_phone",
+            crate::voice::relay::RelayError::InvalidCallee => "invalid_callee",
+            crate::voice::relay::RelayError::Io(_) => "voice_unavailable",
+        };
+        relay_changed(&state, session.id, index, |r| {
+            r.ended_at = Some(crate::now().millis());
+            r.outcome = "failed".into();
+        });
+        return Err(ApiError::new(StatusCode::CONFLICT, code, error.to_string()));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"index": index, "callee": callee, "outcome": "ringing"})),
+    )
+        .into_response())
+}
+
+/// `POST .../relay/end`: the agent hangs up the relay call.
+async fn relay_end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = session_agent(&state, &caller, &id).await?;
+    if let Some(voice) = state.voice.get() {
+        voice.end_relays_of(session.id).await;
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

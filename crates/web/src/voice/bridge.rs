@@ -78,7 +78,7 @@ pub(super) struct AgentLeg {
 /// How long the caller has to press a score before Dasan hangs up.
 const SURVEY_WAIT: Duration = Duration::from_secs(20);
 
-fn request(
+pub(super) fn request(
     method: &str,
     uri: &str,
     via: &str,
@@ -100,17 +100,17 @@ fn request(
     bytes
 }
 
-fn via(peer: &Peer, local: SocketAddr, branch: &str) -> String {
+pub(super) fn via(peer: &Peer, local: SocketAddr, branch: &str) -> String {
     let transport = if peer.reliable() { "TCP" } else { "UDP" };
     format!("SIP/2.0/{transport} {local};branch={branch};rport")
 }
 
-fn branch() -> String {
+pub(super) fn branch() -> String {
     format!("z9hG4bK{}", tag())
 }
 
 impl SipServer {
-    fn local(&self) -> SocketAddr {
+    pub(super) fn local(&self) -> SocketAddr {
         self.socket
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 5060)))
@@ -154,7 +154,7 @@ impl SipServer {
 
     /// Sends `bytes`, and again over UDP (timer E/A: from T1 doubling to
     /// T2) until an answer removes `key` or 32 s pass.
-    async fn send_reliably(&self, bytes: Vec<u8>, peer: Peer, key: String) {
+    pub(super) async fn send_reliably(&self, bytes: Vec<u8>, peer: Peer, key: String) {
         if let Ok(mut shared) = self.shared.lock() {
             shared.transactions.insert(key.clone());
         }
@@ -352,6 +352,9 @@ impl SipServer {
             return;
         }
         let call_id = message.header("call-id").unwrap_or_default();
+        if self.relay_response(call_id, code, message).await {
+            return;
+        }
         match code {
             100..=199 => {
                 let pending = self.shared.lock().ok().and_then(|mut shared| {

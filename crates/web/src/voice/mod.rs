@@ -31,6 +31,7 @@ mod bridge;
 pub(crate) mod calls;
 pub mod media;
 pub mod prompts;
+pub mod relay;
 
 use std::{
     collections::HashMap,
@@ -72,6 +73,9 @@ pub struct VoiceOptions {
     /// trunks); with none, loopback. Other callers authenticate with a SIP
     /// account's digest credentials.
     pub trunks: Vec<Network>,
+    /// Where calls out go (a carrier trunk or a proxy): relay calls from
+    /// sign-language video consultations. None: no calls out.
+    pub outbound: Option<SocketAddr>,
 }
 
 impl VoiceOptions {
@@ -291,6 +295,9 @@ struct Shared {
     transactions: std::collections::HashSet<String>,
     /// The ACKs of agent legs' refusals, for a phone repeating its answer.
     acked: HashMap<String, (Vec<u8>, Peer)>,
+    /// Relay calls of video consultations, and their legs by Call-ID.
+    relays: HashMap<Uuid, relay::RelayCall>,
+    relay_legs: HashMap<String, relay::RelayLeg>,
     counts: SipCounts,
 }
 
@@ -364,6 +371,8 @@ pub fn start(
             .clone()
             .watch_offers(server.state.floor.offer_notices()),
     );
+    // The video edge places relay calls through this front door.
+    let _ = server.state.voice.set(server.clone());
     let running = server.clone();
     tokio::spawn(async move {
         tokio::pin!(closed);
@@ -566,7 +575,7 @@ impl SipServer {
                 let ended = dialog.is_some();
                 if let Some(dialog) = dialog {
                     self.hang_up(dialog, "caller").await;
-                } else if self.agent_bye(&call_id).await {
+                } else if self.agent_bye(&call_id).await || self.relay_bye(&call_id).await {
                     self.count(|c| c.ended += 1);
                     let response = message.response(200, "OK", None, &[], b"");
                     self.send(&response, &peer).await;
