@@ -5,7 +5,8 @@
 //! peers connect on the namespace's own address.
 //!
 //! The citizen opens `/sign` (Korean, axe-clean), starts; the signing agent
-//! (signed in through the form, available) is offered the call, accepts;
+//! (signed in through the form, available) is offered the call — an
+//! available agent without the skill never is — and accepts;
 //! both peer connections reach `connected` and both decode frames; chat
 //! crosses both ways; the citizen ends; the agent records the consultation;
 //! the session's record keeps both browsers' figures.
@@ -94,7 +95,7 @@ fn call_in_namespace(axe: &str) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (address, store, _stop) = runtime.block_on(async {
+    let (address, store, mut notices, plain, signer_id, _stop) = runtime.block_on(async {
         let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
             .await
             .expect("store");
@@ -117,6 +118,18 @@ fn call_in_namespace(axe: &str) {
                 record_after: Duration::from_millis(500),
                 ..VideoConfig::default()
             });
+        // An agent without the skill is on the floor and available first:
+        // it must never be offered the video call.
+        let notices = state.floor.offer_notices();
+        let plain = uuid::Uuid::now_v7();
+        state
+            .floor
+            .join(plain, "plain", &Channel::ALL, &[])
+            .expect("on the floor");
+        state
+            .floor
+            .set_presence(plain, "available")
+            .expect("available");
         let listener = tokio::net::TcpListener::bind((netns::ADDRESS, 0))
             .await
             .expect("bind in the namespace");
@@ -125,7 +138,7 @@ fn call_in_namespace(axe: &str) {
         tokio::spawn(dasan_web::serve(listener, state, async {
             let _ = stopped.await;
         }));
-        (address, store, stop)
+        (address, store, notices, plain, signer.id, stop)
     });
     let base = format!("http://{address}");
     let flags = video_flags(&base);
@@ -259,6 +272,18 @@ fn call_in_namespace(axe: &str) {
         assert!(quality.packets_received > 0, "{who}: {quality:?}");
         assert!(quality.connect_ms.is_some(), "{who}: {quality:?}");
     }
+    let mut offered = Vec::new();
+    while let Ok(notice) = notices.try_recv() {
+        if let dasan_web::floor::OfferNotice::Offered { agent, .. } = notice {
+            offered.push(agent);
+        }
+    }
+    assert_eq!(
+        offered,
+        vec![signer_id],
+        "offered to the signing agent only"
+    );
+    assert!(!offered.contains(&plain));
     let setup = record.setup_ms().expect("setup time");
     eprintln!("video: click to connected {setup} ms (bounded by the test's own waits)");
     drop(citizen);
