@@ -37,7 +37,8 @@ pub struct VideoRelay {
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// `answered`, `no_answer`, `busy`, `agent_unreachable` (the agent's
-    /// phone did not answer), `failed`, or `ringing` while unknown.
+    /// phone did not answer), `cancelled` (ended before the callee
+    /// answered), `failed`, or `ringing` while unknown.
     pub outcome: String,
     /// RTP packets relayed agent → callee and callee → agent.
     #[serde(default)]

@@ -21,16 +21,32 @@
   }
 
   // The session's event stream: handlers by event name, given parsed JSON.
+  // A stream the browser gave up on (the server still held the old one
+  // after a network blip, and answered 409) is opened again a few times.
   function listen(session, token, handlers) {
-    const source = new EventSource("/api/v1/sign/sessions/" + session +
-      "/events?token=" + encodeURIComponent(token));
-    for (const [name, handler] of Object.entries(handlers)) {
-      source.addEventListener(name, (event) => {
-        if (event.data) handler(JSON.parse(event.data));
-        else handler({});
+    let source = null;
+    let tries = 0;
+    let closed = false;
+    function open() {
+      source = new EventSource("/api/v1/sign/sessions/" + session +
+        "/events?token=" + encodeURIComponent(token));
+      for (const [name, handler] of Object.entries(handlers)) {
+        source.addEventListener(name, (event) => {
+          tries = 0;
+          if (name === "end") closed = true;
+          if (event.data) handler(JSON.parse(event.data));
+          else handler({});
+        });
+      }
+      source.addEventListener("error", () => {
+        if (!closed && source.readyState === EventSource.CLOSED && tries < 10) {
+          tries += 1;
+          setTimeout(() => { if (!closed) open(); }, 2000);
+        }
       });
     }
-    return source;
+    open();
+    return { close() { closed = true; if (source) source.close(); } };
   }
 
   // One side of the call. `o`: session, token, iceServers, localStream,
@@ -64,9 +80,17 @@
     let chain = Promise.resolve();
     let pending = [];
     let described = false;
+    // One candidate the browser cannot use must not stop the others.
+    async function addCandidate(candidate) {
+      try {
+        await pc.addIceCandidate(candidate);
+      } catch (error) {
+        if (o.onError) o.onError(error);
+      }
+    }
     async function described_() {
       described = true;
-      for (const candidate of pending) await pc.addIceCandidate(candidate);
+      for (const candidate of pending) await addCandidate(candidate);
       pending = [];
     }
     function onSignal(message) {
@@ -81,7 +105,7 @@
           await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
           await described_();
         } else if (message.type === "candidate" && message.candidate) {
-          if (described) await pc.addIceCandidate(message.candidate);
+          if (described) await addCandidate(message.candidate);
           else pending.push(message.candidate);
         }
       }).catch((error) => {

@@ -623,6 +623,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "상담사 전화가 받지 않음",
         "Your phone did not answer",
     ),
+    (
+        "relay.cancelled",
+        "연결 전에 끊음",
+        "Hung up before an answer",
+    ),
     ("relay.failed", "연결 실패", "Failed"),
     ("relay.ended", "통화 끝", "Call ended"),
     (
@@ -859,6 +864,7 @@ mod tests {
                     "busy",
                     "no_answer",
                     "agent_unreachable",
+                    "cancelled",
                     "failed",
                     "ended",
                 ],

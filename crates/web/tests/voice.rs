@@ -684,7 +684,59 @@ async fn a_signing_agent_relays_a_voice_call_to_a_public_office() {
         "the office answered and was hung up on"
     );
 
-    // The session ends; its record keeps the relay.
+    // A second relay: the agent hangs up from the desktop while the phone
+    // still rings; it is cancelled (SIPp checks CANCEL, 487 and the ACK).
+    let ringing = spawn(
+        center.sip,
+        &[
+            "-sf",
+            &scenario("agent_rings.xml"),
+            "-m",
+            "1",
+            "-p",
+            &lee.port.to_string(),
+            "-s",
+            &lee.username,
+        ],
+    );
+    let mut placed = false;
+    for _ in 0..100 {
+        // The first relay's end reaches the session a moment after SIPp.
+        let (status, body) = send(
+            &center.app,
+            Some(&lee),
+            None,
+            "POST",
+            &relay,
+            Some(json!({"callee": "120"})),
+        )
+        .await;
+        if status == StatusCode::ACCEPTED {
+            placed = true;
+            break;
+        }
+        assert_eq!(body["error"]["code"], "relay_in_progress", "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(placed, "the second relay is placed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = send(
+        &center.app,
+        Some(&lee),
+        None,
+        "POST",
+        &format!("{relay}/end"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        finished(ringing).await,
+        (true, 1, 0),
+        "the ringing phone is cancelled"
+    );
+
+    // The session ends; its record keeps the relays.
     let (status, body) = send(
         &center.app,
         Some(&lee),
@@ -711,7 +763,10 @@ async fn a_signing_agent_relays_a_voice_call_to_a_public_office() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let record = record.expect("the session's record");
-    assert_eq!(record.relays.len(), 1, "{record:?}");
+    assert_eq!(record.relays.len(), 2, "{record:?}");
+    assert_eq!(record.relays[1].callee, "120");
+    assert_eq!(record.relays[1].outcome, "cancelled");
+    assert!(record.relays[1].answered_at.is_none());
     let relayed = &record.relays[0];
     assert_eq!(relayed.callee, "+82221330000");
     assert_eq!(relayed.outcome, "answered");

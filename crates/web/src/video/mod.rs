@@ -123,6 +123,8 @@ const MAX_CHAT: usize = 1000;
 /// Messages waiting for a party's stream; a peer flooding past this is
 /// refused (429) and the call goes on.
 const MAX_INBOX: usize = 512;
+/// The same bound in bytes (SDP is the largest message).
+const MAX_INBOX_BYTES: usize = 256 * 1024;
 /// Ended sessions are kept this long to answer stale tokens plainly.
 const KEEP_ENDED: Duration = Duration::from_secs(600);
 
@@ -409,14 +411,31 @@ pub async fn sweep(state: &AppState) {
     }
 }
 
-/// Sweeps every 250 ms until the server shuts down.
+/// Sweeps every 250 ms until the server shuts down; then ends the sessions
+/// still open and stores every record not yet stored (best effort: the
+/// process is going away).
 pub(crate) async fn run(state: AppState) {
     let closed = state.floor.closed();
     tokio::pin!(closed);
     loop {
         tokio::select! {
-            () = &mut closed => return,
+            () = &mut closed => break,
             () = tokio::time::sleep(Duration::from_millis(250)) => sweep(&state).await,
+        }
+    }
+    let all: Vec<Arc<Session>> = state.video.lock().values().cloned().collect();
+    for session in &all {
+        end(&state, session, "server");
+        let record = {
+            let inner = session.lock();
+            (!inner.recorded)
+                .then(|| record_of(session, &inner))
+                .flatten()
+        };
+        if let Some(record) = record
+            && let Err(error) = state.store.record_video_session(&record).await
+        {
+            tracing::error!(%error, "a video session's record was not stored at shutdown");
         }
     }
 }
@@ -850,7 +869,8 @@ async fn message(
                 }
                 return Err(no_peer());
             };
-            if target.inbox.len() >= MAX_INBOX {
+            let queued: usize = target.inbox.iter().map(Bytes::len).sum();
+            if target.inbox.len() >= MAX_INBOX || queued + outgoing.len() > MAX_INBOX_BYTES {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "peer_behind",
@@ -933,10 +953,22 @@ async fn callback(
         created_at: now,
         updated_at: now,
     };
-    if !state.store.insert_message(&record).await? {
-        end_as(state, session, "citizen", Some("callback"));
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
+    let thread = if state.store.insert_message(&record).await? {
+        thread
+    } else {
+        // A retry: the request was stored; its thread must be queued.
+        let stored = state
+            .store
+            .find_message_by_gateway_id("video", &format!("{}:callback", session.id))
+            .await?
+            .and_then(|m| m.interaction_id)
+            .ok_or_else(|| ApiError::internal(&"a stored callback request vanished"))?;
+        if state.floor.interaction(stored).is_some() {
+            end_as(state, session, "citizen", Some("callback"));
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        stored
+    };
     state.floor.add_interaction(NewInteraction {
         id: Some(thread),
         channel: Channel::Sms,
@@ -1169,6 +1201,10 @@ async fn relay(
             r.outcome = "failed".into();
         });
         return Err(ApiError::new(StatusCode::CONFLICT, code, error.to_string()));
+    }
+    // The session may have ended while the phone started ringing.
+    if session.lock().ended.is_some() {
+        voice.end_relays_of(session.id).await;
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -544,7 +544,9 @@ impl SipServer {
                 let response = message.response(200, "OK", Some(&tag()), &allow(), b"");
                 self.send(&response, &peer).await;
             }
-            "INVITE" | "INFO" if self.in_agent_leg(&message, &call_id, &peer).await => {}
+            "INVITE" | "INFO"
+                if self.in_agent_leg(&message, &call_id, &peer).await
+                    || self.in_relay_leg(&message, &call_id, &peer).await => {}
             "INVITE" => self.invite(&message, call_id, peer).await,
             "REGISTER" => {
                 // It reads the store: off the receive loop, so one slow read

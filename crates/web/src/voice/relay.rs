@@ -39,6 +39,9 @@ pub(super) enum Which {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RelayState {
     Calling,
+    /// To be cancelled once the far end answers provisionally (RFC 3261
+    /// §9.1: no CANCEL before a provisional response).
+    CancelPending,
     Answered,
     /// Hung up or cancelled by Dasan; late answers are absorbed.
     Ended,
@@ -58,7 +61,14 @@ pub(super) struct RelayLeg {
     remote_to: Option<String>,
     target: Option<String>,
     rtp: Option<UdpSocket>,
+    /// A provisional response came.
+    provisional: bool,
+    /// The session Dasan offered, answered again to a re-INVITE.
+    sdp: String,
 }
+
+/// How long a relay leg may ring before the relay gives up on it.
+const RING_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A relay in progress.
 #[derive(Debug)]
@@ -198,6 +208,7 @@ impl SipServer {
         rtp: UdpSocket,
     ) {
         let local = self.local();
+        let call_id_for_timer = call_id.clone();
         let rtp_local = rtp.local_addr().unwrap_or(local);
         let from = format!("<sip:{from_user}@{}>;tag={}", local.ip(), tag());
         let to = format!("<{uri}>");
@@ -231,9 +242,26 @@ impl SipServer {
                     remote_to: None,
                     target: None,
                     rtp: Some(rtp),
+                    provisional: false,
+                    sdp: sdp.clone(),
                 },
             );
         }
+        // A leg nobody answers (silent, or ringing on) ends the relay.
+        let (server, ringing) = (self.clone(), call_id_for_timer);
+        tokio::spawn(async move {
+            tokio::time::sleep(RING_LIMIT).await;
+            let unanswered = server.shared.lock().ok().and_then(|shared| {
+                shared
+                    .relay_legs
+                    .get(&ringing)
+                    .filter(|l| l.state == RelayState::Calling)
+                    .map(|l| l.relay)
+            });
+            if let Some(relay) = unanswered {
+                server.end_relay(relay, "no_answer").await;
+            }
+        });
         self.send_reliably(invite, peer, format!("{leg_branch} INVITE"))
             .await;
     }
@@ -249,7 +277,18 @@ impl SipServer {
             return false;
         }
         match code {
-            100..=199 => {}
+            100..=199 => {
+                let cancel = self.shared.lock().ok().and_then(|mut shared| {
+                    let leg = shared.relay_legs.get_mut(call_id)?;
+                    leg.provisional = true;
+                    (leg.state == RelayState::CancelPending).then(|| {
+                        leg.state = RelayState::Calling;
+                    })
+                });
+                if cancel.is_some() {
+                    self.hang_up_leg(call_id).await;
+                }
+            }
             200..=299 => self.relay_answered(call_id, message).await,
             _ => self.relay_refused(call_id, code, message).await,
         }
@@ -298,7 +337,7 @@ impl SipServer {
         self.send(&ack, &peer).await;
         match before {
             RelayState::Answered => return, // a repeated 200, ACKed again
-            RelayState::Ended => {
+            RelayState::Ended | RelayState::CancelPending => {
                 // Answered as Dasan gave up on it: hang it up.
                 if let Ok(mut shared) = self.shared.lock()
                     && let Some(leg) = shared.relay_legs.get_mut(call_id)
@@ -323,7 +362,11 @@ impl SipServer {
                     call.agent_media = Some((rtp, answer.address));
                     Some(call.callee_uri.clone())
                 });
-                let Some(callee_uri) = next else { return };
+                let Some(callee_uri) = next else {
+                    // The relay ended while this phone rang.
+                    self.hang_up_leg(call_id).await;
+                    return;
+                };
                 let Some(trunk) = self.options.outbound else {
                     self.end_relay(relay, "failed").await;
                     return;
@@ -409,7 +452,7 @@ impl SipServer {
         };
         self.send(&ack, &peer).await;
         self.forget_later(call_id);
-        if was == RelayState::Ended {
+        if matches!(was, RelayState::Ended | RelayState::CancelPending) {
             return; // the answer to Dasan's CANCEL (487), or a repeat
         }
         let outcome = match (which, code) {
@@ -433,7 +476,39 @@ impl SipServer {
             return false;
         };
         self.forget_later(call_id);
-        self.end_relay(relay, "answered").await;
+        self.end_relay(relay, "cancelled").await;
+        true
+    }
+
+    /// A request inside an answered relay leg: a re-INVITE (hold, a
+    /// session refresh) is answered with the session as it is, an INFO is
+    /// acknowledged. Answers whether `call_id` was a relay leg.
+    pub(super) async fn in_relay_leg(&self, message: &Message, call_id: &str, peer: &Peer) -> bool {
+        let sdp = self.shared.lock().ok().and_then(|shared| {
+            shared
+                .relay_legs
+                .get(call_id)
+                .filter(|l| l.state == RelayState::Answered)
+                .map(|l| l.sdp.clone())
+        });
+        let Some(sdp) = sdp else {
+            return false;
+        };
+        let response = if message.method() == Some("INVITE") {
+            message.response(
+                200,
+                "OK",
+                None,
+                &[
+                    ("Contact", format!("<sip:dasan@{}>", self.local())),
+                    ("Content-Type", "application/sdp".to_owned()),
+                ],
+                sdp.as_bytes(),
+            )
+        } else {
+            message.response(200, "OK", None, &[], b"")
+        };
+        self.send(&response, peer).await;
         true
     }
 
@@ -453,7 +528,7 @@ impl SipServer {
             })
             .unwrap_or_default();
         for relay in relays {
-            self.end_relay(relay, "answered").await;
+            self.end_relay(relay, "cancelled").await;
         }
     }
 
@@ -497,7 +572,14 @@ impl SipServer {
             let previous = leg.state;
             leg.state = RelayState::Ended;
             match previous {
-                RelayState::Ended => None,
+                RelayState::Ended | RelayState::CancelPending => None,
+                RelayState::Calling if !leg.provisional => {
+                    // Stop the INVITE; CANCEL once it is heard of.
+                    leg.state = RelayState::CancelPending;
+                    let key = format!("{} INVITE", leg.branch);
+                    shared.transactions.remove(&key);
+                    None
+                }
                 RelayState::Calling => Some((
                     request(
                         "CANCEL",
@@ -545,10 +627,9 @@ impl SipServer {
         tokio::spawn(async move {
             tokio::time::sleep(TIMER_H).await;
             if let Ok(mut shared) = server.shared.lock()
-                && shared
-                    .relay_legs
-                    .get(&id)
-                    .is_some_and(|l| l.state == RelayState::Ended)
+                && shared.relay_legs.get(&id).is_some_and(|l| {
+                    matches!(l.state, RelayState::Ended | RelayState::CancelPending)
+                })
             {
                 shared.relay_legs.remove(&id);
             }
