@@ -273,8 +273,14 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
     println!("bridge: {answered} answered, peak {peak} calls bridged at once, {elapsed:.1} s");
     let counts = server.counts();
     println!(
-        "bridge: phones rung {}, answered {}, missed {}; SIP messages dropped unsent {}",
-        counts.agent_rings, counts.agent_answers, counts.agent_misses, counts.send_dropped
+        "bridge: phones rung {}, answered {}, missed {}; SIP messages dropped unsent {}; slowest datagram handled in {:.1} ms ({}), {} over 50 ms",
+        counts.agent_rings,
+        counts.agent_answers,
+        counts.agent_misses,
+        counts.send_dropped,
+        counts.slowest_handle_micros as f64 / 1000.0,
+        String::from_utf8_lossy(&counts.slowest_handle_kind).trim(),
+        counts.slow_handles
     );
     println!(
         "bridge: caller -> agent {from_caller} packets relayed, {lost_caller} lost on the way to Dasan ({:.3}%); agent -> caller (SIPp's echo) {from_agent} relayed, {lost_agent} lost ({:.3}%)",

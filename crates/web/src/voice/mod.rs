@@ -279,6 +279,13 @@ pub struct SipCounts {
     pub dropped: u64,
     /// Messages Dasan could not send at once (the kernel's buffer full).
     pub send_dropped: u64,
+    /// The longest one datagram's handling held up the receive loop, and
+    /// how many took over 50 ms (a late read makes peers retransmit).
+    pub slowest_handle_micros: u64,
+    pub slow_handles: u64,
+    /// What that slowest datagram was (its method, or its status code's
+    /// class and the method it answers).
+    pub slowest_handle_kind: [u8; 16],
 }
 
 #[derive(Default)]
@@ -381,13 +388,51 @@ pub fn start(
             tokio::select! {
                 () = &mut closed => return,
                 received = running.socket.recv_from(&mut buffer) => match received {
-                    Ok((n, peer)) => running.handle(&buffer[..n], Peer::Udp(peer)).await,
+                    Ok((n, peer)) => {
+                        let started = std::time::Instant::now();
+                        running.handle(&buffer[..n], Peer::Udp(peer)).await;
+                        let took = started.elapsed().as_micros() as u64;
+                        if took > 1_000 {
+                            let kind = datagram_kind(&buffer[..n]);
+                            running.count(|c| {
+                                if took > c.slowest_handle_micros {
+                                    c.slowest_handle_kind = kind;
+                                }
+                                c.slowest_handle_micros = c.slowest_handle_micros.max(took);
+                                if took > 50_000 {
+                                    c.slow_handles += 1;
+                                }
+                            });
+                        }
+                    }
                     Err(error) => tracing::debug!(%error, "sip: receive failed"),
                 },
             }
         }
     });
     server
+}
+
+/// The first word of a datagram and, for a response, its code and the
+/// CSeq method (`SIP/2.0 200 INVITE`), for the slow-handling counter.
+fn datagram_kind(datagram: &[u8]) -> [u8; 16] {
+    let text = String::from_utf8_lossy(&datagram[..datagram.len().min(2048)]);
+    let first = text.lines().next().unwrap_or_default();
+    let mut kind = if first.starts_with("SIP/2.0") {
+        let code = first.split_whitespace().nth(1).unwrap_or("?");
+        let method = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CSeq:").or(l.strip_prefix("cseq:")))
+            .and_then(|v| v.split_whitespace().nth(1))
+            .unwrap_or("?");
+        format!("{code} {method}")
+    } else {
+        first.split_whitespace().next().unwrap_or("?").to_owned()
+    };
+    kind.truncate(16);
+    let mut out = [b' '; 16];
+    out[..kind.len()].copy_from_slice(kind.as_bytes());
+    out
 }
 
 /// Serves SIP over TCP on `listener` with the same element as `server`:
