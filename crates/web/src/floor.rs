@@ -344,6 +344,10 @@ struct Inner {
     /// [`WALLBOARD_EVERY`] (it lists every agent: rendering it on each of a
     /// busy floor's events would cost more than the events themselves).
     wallboard_dirty: Arc<Notify>,
+    /// On a floor of more than [`SYNC_DESKTOPS_UP_TO`] agents, set on every
+    /// change: the desktops task brings the agents' screens up to date at
+    /// most every [`DESKTOPS_EVERY`] instead of inside each event.
+    desktops_dirty: Arc<Notify>,
     /// The half-hour chart, `(Korean, English)` SVG, as `chart` events.
     chart: watch::Sender<(Document, Document)>,
     chart_dirty: Arc<Notify>,
@@ -423,11 +427,13 @@ impl Floor {
         let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
         let chart_dirty = Arc::new(Notify::new());
         let wallboard_dirty = Arc::new(Notify::new());
+        let desktops_dirty = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
             timer: Notify::new(),
             wallboard,
             wallboard_dirty: wallboard_dirty.clone(),
+            desktops_dirty: desktops_dirty.clone(),
             chart,
             chart_dirty: chart_dirty.clone(),
             closed: watch::channel(false).0,
@@ -440,6 +446,7 @@ impl Floor {
             Arc::downgrade(&floor.inner),
             wallboard_dirty,
         ));
+        tokio::spawn(desktops_task(Arc::downgrade(&floor.inner), desktops_dirty));
         tokio::spawn(timer_task(Arc::downgrade(&floor.inner)));
         tokio::spawn(chart_task(Arc::downgrade(&floor.inner), chart_dirty, store));
         Ok(floor)
@@ -650,6 +657,15 @@ impl Floor {
     }
 
     /// The user's screen channel, if it has joined.
+    /// Brings one agent's screen up to date now (an API answer carrying the
+    /// document must not wait for the desktops task of a large floor).
+    pub fn refresh_screen(&self, user_id: Uuid) {
+        let mut state = self.lock();
+        if let Some(agent) = state.agent_of.get(&user_id).copied() {
+            state.render_desktop(agent, crate::now());
+        }
+    }
+
     pub fn screen(&self, user_id: Uuid) -> Option<watch::Receiver<Document>> {
         let state = self.lock();
         let agent = state.agent_of.get(&user_id)?;
@@ -1013,28 +1029,12 @@ impl Floor {
         state.roll_day(now);
         state.prune_finished(now);
         state.version += 1;
-        for index in 0..state.agents.len() {
-            let agent = AgentKey(index as u32);
-            let presence = state.engine.presence(agent);
-            let info = &mut state.agents[index];
-            if info.presence != presence {
-                info.presence = presence;
-                info.since = now;
-            }
-            let fingerprint = state.agent_fingerprint(agent);
-            if state.agents[index].fingerprint == fingerprint {
-                continue;
-            }
-            state.agents[index].fingerprint = fingerprint;
-            let document = state.agent_document(agent, now);
-            state.agents[index].screen.send_if_modified(|current| {
-                if *current.json == *document {
-                    false
-                } else {
-                    *current = Document::new("desktop", &document);
-                    true
-                }
-            });
+        // Every agent is looked at (an event may touch any of them): on a
+        // large floor that scan is coalesced rather than made per event.
+        if state.agents.len() <= SYNC_DESKTOPS_UP_TO {
+            state.render_desktops(now);
+        } else {
+            self.inner.desktops_dirty.notify_one();
         }
         self.inner.wallboard_dirty.notify_one();
         if !state.notices.is_empty() {
@@ -1062,6 +1062,39 @@ impl Floor {
 }
 
 impl FloorState {
+    /// Brings every agent's presence and screen up to date.
+    fn render_desktops(&mut self, now: Timestamp) {
+        for index in 0..self.agents.len() {
+            self.render_desktop(AgentKey(index as u32), now);
+        }
+    }
+
+    /// Brings one agent's presence and screen up to date (its document is
+    /// made again only when what it shows changed).
+    fn render_desktop(&mut self, agent: AgentKey, now: Timestamp) {
+        let index = agent.index();
+        let presence = self.engine.presence(agent);
+        let info = &mut self.agents[index];
+        if info.presence != presence {
+            info.presence = presence;
+            info.since = now;
+        }
+        let fingerprint = self.agent_fingerprint(agent);
+        if self.agents[index].fingerprint == fingerprint {
+            return;
+        }
+        self.agents[index].fingerprint = fingerprint;
+        let document = self.agent_document(agent, now);
+        self.agents[index].screen.send_if_modified(|current| {
+            if *current.json == *document {
+                false
+            } else {
+                *current = Document::new("desktop", &document);
+                true
+            }
+        });
+    }
+
     fn roll_day(&mut self, now: Timestamp) {
         let today = now.local_date(self.zone);
         if today != self.day {
@@ -1399,6 +1432,29 @@ async fn timer_task(floor: Weak<Inner>) {
 /// The longest a wallboard change waits to be shown (changes within it are
 /// shown together).
 pub const WALLBOARD_EVERY: Duration = Duration::from_millis(100);
+
+/// Up to this many agents, every event brings the desktops up to date at
+/// once; above, the desktops task does, at most every [`DESKTOPS_EVERY`].
+pub const SYNC_DESKTOPS_UP_TO: usize = 100;
+pub const DESKTOPS_EVERY: Duration = Duration::from_millis(20);
+
+/// Brings the desktops of a large floor up to date after changes, at most
+/// every [`DESKTOPS_EVERY`]: one scan of all agents covers every event in
+/// between.
+async fn desktops_task(floor: Weak<Inner>, dirty: Arc<Notify>) {
+    loop {
+        dirty.notified().await;
+        let Some(inner) = floor.upgrade() else {
+            return;
+        };
+        {
+            let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.render_desktops(crate::now());
+        }
+        drop(inner);
+        tokio::time::sleep(DESKTOPS_EVERY).await;
+    }
+}
 
 /// Renders the wallboard after changes, at most every [`WALLBOARD_EVERY`].
 async fn wallboard_task(floor: Weak<Inner>, dirty: Arc<Notify>) {

@@ -369,6 +369,7 @@ async fn desktop_state(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let screen = join_floor(&state, &caller).await?;
+    state.floor.refresh_screen(caller.id);
     let document = screen.borrow().json.clone();
     Ok(json_text(&document))
 }
@@ -401,6 +402,7 @@ async fn set_presence(
         ));
     }
     state.floor.set_presence(caller.id, &body.presence)?;
+    state.floor.refresh_screen(caller.id);
     let document = screen.borrow().json.clone();
     Ok(json_text(&document))
 }

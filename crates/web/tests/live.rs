@@ -963,3 +963,53 @@ async fn the_pages_need_a_session_and_the_right_role() {
         .expect("user");
     assert_eq!(user.language.as_deref(), Some("en"));
 }
+
+/// On a floor of more agents than are rendered inside each event, the
+/// desktops task still brings every screen its change: the one available
+/// agent of 150 sees its offer, and an API answer is current at once.
+#[tokio::test]
+async fn a_large_floor_still_shows_each_agent_its_offer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
+        .await
+        .expect("store");
+    let state = AppState::load(store, SEOUL).await.expect("state");
+    let floor = &state.floor;
+    let agents: Vec<uuid::Uuid> = (0..150).map(|_| uuid::Uuid::now_v7()).collect();
+    assert!(agents.len() > dasan_web::floor::SYNC_DESKTOPS_UP_TO);
+    for (n, id) in agents.iter().enumerate() {
+        floor
+            .join(*id, &format!("agent {n}"), &dasan_core::Channel::ALL, &[])
+            .expect("joined");
+    }
+    let chosen = agents[77];
+    let mut screen = floor.screen(chosen).expect("a screen");
+    floor.set_presence(chosen, "available").expect("available");
+    floor.refresh_screen(chosen);
+    assert!(
+        screen.borrow().json.contains("\"available\""),
+        "current at once: {}",
+        screen.borrow().json
+    );
+    let view = floor
+        .add_interaction(dasan_web::floor::NewInteraction {
+            id: None,
+            channel: dasan_core::Channel::Voice,
+            citizen_phone: dasan_core::PhoneNumber::parse("010-2222-1200").expect("phone"),
+            category: None,
+            required_skills: Vec::new(),
+            priority: 0,
+        })
+        .expect("queued");
+    let id = view.id.to_string();
+    let shown = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if screen.borrow_and_update().json.contains(&id) {
+                return;
+            }
+            screen.changed().await.expect("the floor is running");
+        }
+    })
+    .await;
+    assert!(shown.is_ok(), "the offer reached the agent's screen");
+}

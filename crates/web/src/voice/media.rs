@@ -297,8 +297,11 @@ pub async fn run(
                     // One digit per event (its end packet is sent three times).
                     if end && last_event != Some(ts) {
                         last_event = Some(ts);
-                        if let Some(digit) = digit_of(event) {
-                            let _ = digits.send(digit).await;
+                        // Never waits: the relay must keep going.
+                        if let Some(digit) = digit_of(event)
+                            && digits.try_send(digit).is_err()
+                        {
+                            tracing::debug!("rtp: a keypad digit was dropped (32 unread)");
                         }
                     }
                 } else {

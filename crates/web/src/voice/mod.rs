@@ -381,7 +381,11 @@ pub fn start(
     // The video edge places relay calls through this front door.
     let _ = server.state.voice.set(server.clone());
     let running = server.clone();
-    tokio::spawn(async move {
+    // Unconstrained: the loop reads while datagrams wait instead of
+    // yielding to tokio's co-operative budget, which under load put it
+    // behind thousands of calls' media tasks and delayed answers into the
+    // peers' retransmissions.
+    tokio::spawn(tokio::task::unconstrained(async move {
         tokio::pin!(closed);
         let mut buffer = vec![0u8; 65_535];
         loop {
@@ -409,7 +413,7 @@ pub fn start(
                 },
             }
         }
-    });
+    }));
     server
 }
 
@@ -661,8 +665,13 @@ impl SipServer {
                         let relay = message
                             .header("content-type")
                             .is_some_and(|t| t.eq_ignore_ascii_case("application/dtmf-relay"));
-                        if relay && let Some(digit) = info_digit(&message.body) {
-                            let _ = digits.send(digit).await;
+                        // Never waits on the call's menu task: the
+                        // receive loop serves every call.
+                        if relay
+                            && let Some(digit) = info_digit(&message.body)
+                            && digits.try_send(digit).is_err()
+                        {
+                            tracing::debug!("sip: a keypad digit was dropped (32 unread)");
                         }
                         message.response(200, "OK", None, &[], b"")
                     }
