@@ -11,25 +11,17 @@
 
 use std::time::Duration;
 
-use dasan_core::{AgentId, Channel, NewAgent, Role, Skill, time::SEOUL};
-use dasan_store::{AnyStore, DatabaseUrl, Store};
-use dasan_web::{AppState, floor::FloorConfig, session::create_user, video::VideoConfig};
+use dasan_store::Store;
 use serde_json::json;
 
 #[path = "../tests/support/netns.rs"]
 mod netns;
+#[path = "../tests/support/video_center.rs"]
+mod video_center;
 #[path = "../tests/support/webdriver.rs"]
 mod webdriver;
-use webdriver::{Driver, start_driver_with};
-
-fn click(driver: &Driver, css: &str) {
-    let element = driver.find(css);
-    driver.cmd(
-        "POST",
-        &format!("/element/{element}/click"),
-        Some(json!({})),
-    );
-}
+use video_center::{PASSWORD, click, video_flags};
+use webdriver::start_driver_with;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -65,53 +57,14 @@ fn run(calls: usize) {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (address, store, _stop) = runtime.block_on(async {
-        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
-            .await
-            .expect("store");
-        let signer = create_user(&store, "signer", "최수어", Role::Agent, "correct horse 1")
-            .await
-            .expect("user");
-        let agent = NewAgent::new("최수어", [Skill::SignLanguage], Channel::ALL).expect("agent");
-        store
-            .create_agent(&agent, AgentId(signer.id))
-            .await
-            .expect("agent record");
-        let config = FloorConfig {
-            offer_timeout_millis: 600_000,
-            wrap_up_millis: 0,
-            ..FloorConfig::default()
-        };
-        let state = AppState::load_with(store.clone(), SEOUL, config)
-            .await
-            .expect("state")
-            .with_video(VideoConfig {
-                record_after: Duration::from_millis(200),
-                ..VideoConfig::default()
-            });
-        let listener = tokio::net::TcpListener::bind((netns::ADDRESS, 0))
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(dasan_web::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
-        (address, store, stop)
-    });
-    let base = format!("http://{address}");
-    let flags = [
-        "--use-fake-device-for-media-stream".to_owned(),
-        "--use-fake-ui-for-media-stream".to_owned(),
-        "--disable-features=WebRtcHideLocalIpsWithMdns".to_owned(),
-        "--autoplay-policy=no-user-gesture-required".to_owned(),
-        format!("--unsafely-treat-insecure-origin-as-secure={base}"),
-    ];
+    let center = video_center::start(&runtime, 0);
+    let store = center.store.clone();
+    let base = format!("http://{}", center.address);
+    let flags = video_flags(&base);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let agent_profile = tempfile::tempdir().expect("profile");
     let agent = start_driver_with(agent_profile.path(), &flags);
-    agent.sign_in_at(&format!("{base}/"), "signer", "correct horse 1");
+    agent.sign_in_at(&format!("{base}/"), "signer", PASSWORD);
     agent.wait_until(
         "the desktop",
         "document.getElementById('go-available') !== null",

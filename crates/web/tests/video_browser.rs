@@ -16,37 +16,18 @@
 
 use std::time::Duration;
 
-use dasan_core::{AgentId, Channel, NewAgent, Role, Skill, time::SEOUL};
-use dasan_store::{AnyStore, DatabaseUrl, Store};
-use dasan_web::{AppState, floor::FloorConfig, session::create_user, video::VideoConfig};
+use dasan_core::Channel;
+use dasan_store::Store;
 use serde_json::json;
 
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/video_center.rs"]
+mod video_center;
 #[path = "support/webdriver.rs"]
 mod webdriver;
+use video_center::{PASSWORD, click, video_flags};
 use webdriver::{Driver, axe_source, missing, start_driver_with};
-
-/// Chromium with a fake camera and microphone, allowed to use them on the
-/// namespace's plain-HTTP origin, announcing its real address (no mDNS).
-fn video_flags(origin: &str) -> Vec<String> {
-    vec![
-        "--use-fake-device-for-media-stream".into(),
-        "--use-fake-ui-for-media-stream".into(),
-        "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
-        "--autoplay-policy=no-user-gesture-required".into(),
-        format!("--unsafely-treat-insecure-origin-as-secure={origin}"),
-    ]
-}
-
-fn click(driver: &Driver, css: &str) {
-    let element = driver.find(css);
-    driver.cmd(
-        "POST",
-        &format!("/element/{element}/click"),
-        Some(json!({})),
-    );
-}
 
 /// The call's `getStats` summary in the page.
 fn frames_decoded(driver: &Driver) -> u64 {
@@ -94,52 +75,22 @@ fn call_in_namespace(axe: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (address, store, mut notices, plain, signer_id, _stop) = runtime.block_on(async {
-        let store = AnyStore::open(&DatabaseUrl::Sqlite(dir.path().join("dasan.db")))
-            .await
-            .expect("store");
-        let signer = create_user(&store, "signer", "최수어", Role::Agent, "correct horse 1")
-            .await
-            .expect("user");
-        let agent = NewAgent::new("최수어", [Skill::SignLanguage], Channel::ALL).expect("agent");
-        store
-            .create_agent(&agent, AgentId(signer.id))
-            .await
-            .expect("agent record");
-        let config = FloorConfig {
-            offer_timeout_millis: 600_000,
-            ..FloorConfig::default()
-        };
-        let state = AppState::load_with(store.clone(), SEOUL, config)
-            .await
-            .expect("state")
-            .with_video(VideoConfig {
-                record_after: Duration::from_millis(500),
-                ..VideoConfig::default()
-            });
-        // An agent without the skill is on the floor and available first:
-        // it must never be offered the video call.
-        let notices = state.floor.offer_notices();
-        let plain = uuid::Uuid::now_v7();
-        state
-            .floor
-            .join(plain, "plain", &Channel::ALL, &[])
-            .expect("on the floor");
-        state
-            .floor
-            .set_presence(plain, "available")
-            .expect("available");
-        let listener = tokio::net::TcpListener::bind((netns::ADDRESS, 0))
-            .await
-            .expect("bind in the namespace");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(dasan_web::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
-        (address, store, notices, plain, signer.id, stop)
-    });
+    let center = video_center::start(&runtime, 60_000);
+    // An agent without the skill is on the floor and available first: it
+    // must never be offered the video call.
+    let mut notices = center.state.floor.offer_notices();
+    let plain = uuid::Uuid::now_v7();
+    center
+        .state
+        .floor
+        .join(plain, "plain", &Channel::ALL, &[])
+        .expect("on the floor");
+    center
+        .state
+        .floor
+        .set_presence(plain, "available")
+        .expect("available");
+    let (address, store, signer_id) = (center.address, center.store.clone(), center.signer);
     let base = format!("http://{address}");
     let flags = video_flags(&base);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -147,7 +98,7 @@ fn call_in_namespace(axe: &str) {
     // The agent signs in and goes available.
     let agent_profile = tempfile::tempdir().expect("profile");
     let agent = start_driver_with(agent_profile.path(), &flags);
-    agent.sign_in_at(&format!("{base}/"), "signer", "correct horse 1");
+    agent.sign_in_at(&format!("{base}/"), "signer", PASSWORD);
     agent.wait_until(
         "the desktop",
         "document.getElementById('go-available') !== null",
@@ -288,5 +239,6 @@ fn call_in_namespace(axe: &str) {
     eprintln!("video: click to connected {setup} ms (bounded by the test's own waits)");
     drop(citizen);
     drop(agent);
+    drop(center);
     drop(runtime);
 }

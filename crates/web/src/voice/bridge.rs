@@ -306,6 +306,13 @@ impl SipServer {
         let Some(sdp) = sdp else {
             return false;
         };
+        self.answer_in_dialog(message, &sdp, peer).await;
+        true
+    }
+
+    /// Answers a request inside one of Dasan's own legs: a re-INVITE
+    /// with the session as it is (`sdp`), anything else with a plain 200.
+    pub(super) async fn answer_in_dialog(&self, message: &Message, sdp: &str, peer: &Peer) {
         let response = if message.method() == Some("INVITE") {
             let local = self.local();
             message.response(
@@ -322,7 +329,6 @@ impl SipServer {
             message.response(200, "OK", None, &[], b"")
         };
         self.send(&response, peer).await;
-        true
     }
 
     /// Removes and answers the agent leg `call_id`.

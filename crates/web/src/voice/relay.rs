@@ -494,21 +494,7 @@ impl SipServer {
         let Some(sdp) = sdp else {
             return false;
         };
-        let response = if message.method() == Some("INVITE") {
-            message.response(
-                200,
-                "OK",
-                None,
-                &[
-                    ("Contact", format!("<sip:dasan@{}>", self.local())),
-                    ("Content-Type", "application/sdp".to_owned()),
-                ],
-                sdp.as_bytes(),
-            )
-        } else {
-            message.response(200, "OK", None, &[], b"")
-        };
-        self.send(&response, peer).await;
+        self.answer_in_dialog(message, &sdp, peer).await;
         true
     }
 
