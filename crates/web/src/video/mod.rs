@@ -248,6 +248,8 @@ fn frame(event: &str, data: &serde_json::Value) -> Bytes {
 pub struct Sessions {
     config: VideoConfig,
     map: Mutex<HashMap<Uuid, Arc<Session>>>,
+    /// Sessions not yet ended (counted, not scanned: every start reads it).
+    open: std::sync::atomic::AtomicUsize,
 }
 
 impl Sessions {
@@ -255,6 +257,7 @@ impl Sessions {
         Sessions {
             config,
             map: Mutex::new(HashMap::new()),
+            open: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -272,10 +275,7 @@ impl Sessions {
 
     /// Sessions not yet ended.
     pub fn open(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|s| s.lock().ended.is_none())
-            .count()
+        self.open.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -309,6 +309,10 @@ fn end_as(state: &AppState, session: &Session, by: &'static str, outcome: Option
     } else {
         "failed"
     };
+    state
+        .video
+        .open
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     inner.ended = Some(Ended {
         at: crate::now(),
         by,
@@ -491,6 +495,11 @@ async fn create(
         citizen_wake: Notify::new(),
         agent_wake: Notify::new(),
     });
+    // Counted before it can be ended (and uncounted).
+    state
+        .video
+        .open
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     state.video.lock().insert(view.id, session);
     metrics::counter!("dasan_video_sessions_total").increment(1);
     Ok((
