@@ -7,8 +7,8 @@
 //! The engine is a pure state machine; this module gives it a clock (a timer
 //! task that sends `Tick` at the engine's next deadline) and turns its state
 //! into *snapshots*: one JSON document per agent (what its desktop shows) and
-//! one for the wallboard. Snapshots are published through `tokio::sync::watch`
-//! channels, so a screen that connects, reconnects or falls behind always
+//! one for the wallboard. Snapshots are published through [`Feed`]s (watch
+//! channels whose changes ring a bell for the live streams), so a screen that connects, reconnects or falls behind always
 //! gets the latest whole state (a page reload loses nothing) and a burst of
 //! events costs a slow screen one update, not a backlog.
 //!
@@ -33,6 +33,8 @@ use dasan_router::{
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
+
+use crate::feed::{Feed, Listener};
 use uuid::Uuid;
 
 /// A published screen document: the JSON, and the same as one ready-made
@@ -294,7 +296,7 @@ struct AgentInfo {
     name: String,
     presence: Presence,
     since: Timestamp,
-    screen: watch::Sender<Document>,
+    screen: Feed<Document>,
     /// The interactions offered to or handled by this agent.
     holding: std::collections::BTreeSet<Uuid>,
     /// What its screen's document was last made from
@@ -339,7 +341,10 @@ struct Inner {
     state: Mutex<FloorState>,
     /// Wakes the timer task when the engine's next deadline may have moved.
     timer: Notify,
-    wallboard: watch::Sender<Document>,
+    wallboard: Feed<Document>,
+    /// One more than the floor version of the published wallboard (0: none
+    /// yet); changed only inside the wallboard feed's lock.
+    wallboard_version: std::sync::atomic::AtomicU64,
     /// Set on every change; the wallboard task renders at most every
     /// [`WALLBOARD_EVERY`] (it lists every agent: rendering it on each of a
     /// busy floor's events would cost more than the events themselves).
@@ -349,11 +354,13 @@ struct Inner {
     /// most every [`DESKTOPS_EVERY`] instead of inside each event.
     desktops_dirty: Arc<Notify>,
     /// The half-hour chart, `(Korean, English)` SVG, as `chart` events.
-    chart: watch::Sender<(Document, Document)>,
+    chart: Feed<(Document, Document)>,
     chart_dirty: Arc<Notify>,
     /// Set when the server shuts down: live streams end so that graceful
     /// shutdown does not wait for browsers to disconnect.
     closed: watch::Sender<bool>,
+    /// The same, for streams that look at it on each wake-up.
+    is_closed: std::sync::atomic::AtomicBool,
     /// Who hears of offers ([`Floor::offer_notices`]).
     offer_watchers: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<OfferNotice>>>,
 }
@@ -423,8 +430,8 @@ impl Floor {
             notices: Vec::new(),
             places: None,
         };
-        let (wallboard, _) = watch::channel(Document::new("wallboard", "{}"));
-        let (chart, _) = watch::channel((Document::new("chart", ""), Document::new("chart", "")));
+        let wallboard = Feed::new(Document::new("wallboard", "{}"));
+        let chart = Feed::new((Document::new("chart", ""), Document::new("chart", "")));
         let chart_dirty = Arc::new(Notify::new());
         let wallboard_dirty = Arc::new(Notify::new());
         let desktops_dirty = Arc::new(Notify::new());
@@ -432,11 +439,13 @@ impl Floor {
             state: Mutex::new(state),
             timer: Notify::new(),
             wallboard,
+            wallboard_version: std::sync::atomic::AtomicU64::new(0),
             wallboard_dirty: wallboard_dirty.clone(),
             desktops_dirty: desktops_dirty.clone(),
             chart,
             chart_dirty: chart_dirty.clone(),
             closed: watch::channel(false).0,
+            is_closed: std::sync::atomic::AtomicBool::new(false),
             offer_watchers: Mutex::new(Vec::new()),
         });
         let floor = Floor { inner };
@@ -641,7 +650,8 @@ impl Floor {
             skills: held,
             max_text_threads: None,
         })?;
-        let (screen, receiver) = watch::channel(Document::new("desktop", "{}"));
+        let screen = Feed::new(Document::new("desktop", "{}"));
+        let receiver = screen.subscribe();
         state.agents.push(AgentInfo {
             user_id,
             name: name.to_owned(),
@@ -656,7 +666,6 @@ impl Floor {
         Ok(receiver)
     }
 
-    /// The user's screen channel, if it has joined.
     /// Brings one agent's screen up to date now (an API answer carrying the
     /// document must not wait for the desktops task of a large floor).
     pub fn refresh_screen(&self, user_id: Uuid) {
@@ -666,10 +675,23 @@ impl Floor {
         }
     }
 
+    /// The user's screen channel, if it has joined.
     pub fn screen(&self, user_id: Uuid) -> Option<watch::Receiver<Document>> {
         let state = self.lock();
         let agent = state.agent_of.get(&user_id)?;
         Some(state.agents[agent.index()].screen.subscribe())
+    }
+
+    /// The user's screen for a live stream woken through `listener` (the
+    /// current document is its first event), if it has joined.
+    pub fn follow_screen(
+        &self,
+        user_id: Uuid,
+        listener: &Arc<Listener>,
+    ) -> Option<watch::Receiver<Document>> {
+        let state = self.lock();
+        let agent = state.agent_of.get(&user_id)?;
+        Some(state.agents[agent.index()].screen.follow(listener))
     }
 
     /// `available`, `break` or `offline`. Going available signs in, ends
@@ -978,17 +1000,47 @@ impl Floor {
         self.inner.wallboard.subscribe()
     }
 
-    /// The wallboard as of now (rendered afresh, and published).
+    /// The wallboard for a live stream woken through `listener` (the
+    /// current document is its first event).
+    pub fn follow_wallboard(&self, listener: &Arc<Listener>) -> watch::Receiver<Document> {
+        self.inner.wallboard.follow(listener)
+    }
+
+    /// The chart for a live stream woken through `listener`.
+    pub fn follow_chart(&self, listener: &Arc<Listener>) -> watch::Receiver<(Document, Document)> {
+        self.inner.chart.follow(listener)
+    }
+
+    /// The wallboard as of now (rendered afresh; published if the floor
+    /// changed since the last one).
     pub fn wallboard_now(&self) -> Document {
         self.render_wallboard()
     }
 
+    /// Renders the wallboard and publishes it when it shows a newer floor
+    /// than the published one. Only the floor's events change what it
+    /// shows: waits grow on the screens themselves (from `server_time`),
+    /// so a render without news (a `GET`, the task racing it) reaches no
+    /// stream.
     fn render_wallboard(&self) -> Document {
-        let document = {
+        let (version, document) = {
             let state = self.lock();
-            Document::new("wallboard", &state.wallboard_document(crate::now()))
+            (
+                state.version,
+                Document::new("wallboard", &state.wallboard_document(crate::now())),
+            )
         };
-        self.inner.wallboard.send_replace(document.clone());
+        self.inner.wallboard.send_if_modified(|current| {
+            let newer = self
+                .inner
+                .wallboard_version
+                .fetch_max(version + 1, std::sync::atomic::Ordering::SeqCst)
+                < version + 1;
+            if newer {
+                *current = document.clone();
+            }
+            newer
+        });
         document
     }
 
@@ -999,7 +1051,22 @@ impl Floor {
 
     /// Ends every live stream (server shutdown).
     pub fn close(&self) {
+        self.inner
+            .is_closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.closed.send_replace(true);
+        self.inner.wallboard.ring();
+        self.inner.chart.ring();
+        for agent in &self.lock().agents {
+            agent.screen.ring();
+        }
+    }
+
+    /// Whether [`Floor::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner
+            .is_closed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Resolves once [`Floor::close`] was called.

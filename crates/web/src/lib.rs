@@ -11,6 +11,7 @@ pub mod charts;
 mod consultations;
 pub mod error;
 mod exports;
+pub mod feed;
 pub mod floor;
 pub mod i18n;
 pub mod kb;

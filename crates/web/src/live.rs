@@ -19,7 +19,6 @@ use dasan_core::{
     AgentId, Channel, ConsultationId, NewAgent, NewConsultation, Outcome, PhoneNumber, Role, Skill,
 };
 use dasan_store::{Store, StoreError};
-use futures_util::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -29,6 +28,7 @@ use crate::{
     auth::Caller,
     consultations::ConsultationView,
     error::{ApiError, ApiJson, ApiQuery},
+    feed::Listener,
     floor::{Document, FloorError, NewInteraction},
     i18n::Lang,
 };
@@ -407,75 +407,171 @@ async fn set_presence(
     Ok(json_text(&document))
 }
 
-/// A stream of whole documents from a watch channel: the current one at
-/// once, then each change (a slow reader skips to the latest). `pick`
-/// chooses the frame from the channel's value.
-fn frames<T: Clone + Send + Sync + 'static>(
+/// One feed a live stream follows: the next event, if its value changed
+/// since the last one (an atomic look; nothing is locked when it did not).
+trait Followed: Send {
+    fn next(&mut self) -> Option<Bytes>;
+}
+
+/// A feed's receiver and how its value becomes an event.
+struct Following<T, F> {
     receiver: watch::Receiver<T>,
-    pick: impl Fn(&T) -> Bytes + Send + Sync + 'static,
-) -> impl Stream<Item = Bytes> + Send {
-    let pick = Arc::new(pick);
-    stream::unfold((receiver, true), move |(mut receiver, first)| {
-        let pick = pick.clone();
-        async move {
-            if !first {
-                receiver.changed().await.ok()?;
-            }
-            let frame = pick(&receiver.borrow_and_update());
-            Some((frame, (receiver, false)))
-        }
-    })
+    pick: F,
 }
 
-/// A comment line every 15 s keeps proxies from closing an idle stream.
-fn keep_alive() -> impl Stream<Item = Bytes> + Send {
-    stream::unfold((), |()| async {
-        tokio::time::sleep(std::time::Duration::from_secs(15)).await;
-        Some((Bytes::from_static(b":\n\n"), ()))
-    })
-}
-
-/// Resolves when the browser session behind a stream has ended (signed
-/// out, expired), checked every 30 s; never for an API token.
-fn session_ended(
-    state: &AppState,
-    caller: &Caller,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let store = state.store.clone();
-    let session = caller.session.clone();
-    async move {
-        let Some(hash) = session else {
-            return std::future::pending().await;
-        };
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            match store.find_session(&hash, crate::now()).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return,
-                // A database hiccup does not end a screen.
-                Err(error) => tracing::warn!(%error, "live stream: session check failed"),
-            }
+impl<T, F> Followed for Following<T, F>
+where
+    T: Send + Sync,
+    F: Fn(&T) -> Bytes + Send,
+{
+    fn next(&mut self) -> Option<Bytes> {
+        if !self.receiver.has_changed().unwrap_or(false) {
+            return None;
         }
+        Some((self.pick)(&self.receiver.borrow_and_update()))
     }
 }
 
-/// A Server-Sent Events response from ready-made frames; it ends when the
-/// server shuts down or the caller's session ends.
+fn following<T, F>(receiver: watch::Receiver<T>, pick: F) -> Box<dyn Followed>
+where
+    T: Send + Sync + 'static,
+    F: Fn(&T) -> Bytes + Send + 'static,
+{
+    Box::new(Following { receiver, pick })
+}
+
+/// A comment line every 15 s keeps proxies from closing an idle stream;
+/// every other one, the browser session behind the stream is checked.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The body of a Server-Sent Events response: the current document of each
+/// followed feed at once, then each change (a slow reader skips to the
+/// latest). It ends when the server shuts down or the caller's browser
+/// session ends (signed out, expired; an API token's stream does not).
+///
+/// One body is polled by its connection for every change of a feed it
+/// follows; it is written as one plain state machine, woken through one
+/// [`Listener`], because with thousands of screens each wake-up's cost is
+/// paid thousands of times per change.
+struct LiveStream {
+    listener: Arc<Listener>,
+    feeds: Vec<Box<dyn Followed>>,
+    floor: crate::floor::Floor,
+    tick: std::pin::Pin<Box<tokio::time::Sleep>>,
+    ticks: u64,
+    /// The store and the session's hash, for browser sessions.
+    session: Option<(dasan_store::AnyStore, Vec<u8>)>,
+    /// A session check under way: resolves to whether the stream ends.
+    checking: Option<futures_util::future::BoxFuture<'static, bool>>,
+    ended: bool,
+}
+
+impl LiveStream {
+    fn check_session(
+        store: dasan_store::AnyStore,
+        hash: Vec<u8>,
+    ) -> futures_util::future::BoxFuture<'static, bool> {
+        Box::pin(async move {
+            match store.find_session(&hash, crate::now()).await {
+                Ok(Some(_)) => false,
+                Ok(None) => true,
+                // A database hiccup does not end a screen.
+                Err(error) => {
+                    tracing::warn!(%error, "live stream: session check failed");
+                    false
+                }
+            }
+        })
+    }
+}
+
+impl axum::body::HttpBody for LiveStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.ended || this.floor.is_closed() {
+            this.ended = true;
+            return Poll::Ready(None);
+        }
+        // Armed before the feeds are looked at: a change in between wakes
+        // the connection again.
+        this.listener.register(cx.waker());
+        for feed in &mut this.feeds {
+            if let Some(frame) = feed.next() {
+                return Poll::Ready(Some(Ok(http_body::Frame::data(frame))));
+            }
+        }
+        if let Some(check) = this.checking.as_mut()
+            && let Poll::Ready(ended) = check.as_mut().poll(cx)
+        {
+            this.checking = None;
+            if ended {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+        }
+        if this.tick.as_mut().poll(cx).is_ready() {
+            this.ticks += 1;
+            let next = tokio::time::Instant::now() + KEEP_ALIVE;
+            this.tick.as_mut().reset(next);
+            // Arms the new deadline's wake-up.
+            let _ = this.tick.as_mut().poll(cx);
+            if this.ticks.is_multiple_of(2)
+                && this.checking.is_none()
+                && let Some((store, hash)) = &this.session
+            {
+                let mut check = Self::check_session(store.clone(), hash.clone());
+                // Polled now so that it registers its own wake-up.
+                match check.as_mut().poll(cx) {
+                    Poll::Ready(true) => {
+                        this.ended = true;
+                        return Poll::Ready(None);
+                    }
+                    Poll::Ready(false) => {}
+                    Poll::Pending => this.checking = Some(check),
+                }
+            }
+            return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                b":\n\n",
+            )))));
+        }
+        Poll::Pending
+    }
+}
+
+/// A Server-Sent Events response following `feeds` (each made with the
+/// stream's `listener`).
 fn sse(
     state: &AppState,
     caller: &Caller,
-    frames: impl Stream<Item = Bytes> + Send + 'static,
+    listener: Arc<Listener>,
+    feeds: Vec<Box<dyn Followed>>,
 ) -> Response {
-    let frames = stream::select(frames, keep_alive())
-        .take_until(state.floor.closed())
-        .take_until(session_ended(state, caller))
-        .map(Ok::<_, Infallible>);
+    let body = LiveStream {
+        listener,
+        feeds,
+        floor: state.floor.clone(),
+        tick: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
+        ticks: 0,
+        session: caller
+            .session
+            .clone()
+            .map(|hash| (state.store.clone(), hash)),
+        checking: None,
+        ended: false,
+    };
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/event-stream"),
             (axum::http::header::CACHE_CONTROL, "no-store"),
         ],
-        Body::from_stream(frames),
+        Body::new(body),
     )
         .into_response()
 }
@@ -484,11 +580,17 @@ async fn desktop_events(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let screen = join_floor(&state, &caller).await?;
+    join_floor(&state, &caller).await?;
+    let listener = Arc::new(Listener::default());
+    let screen = state
+        .floor
+        .follow_screen(desktop_user(&caller)?, &listener)
+        .ok_or(FloorError::NotOnFloor)?;
     Ok(sse(
         &state,
         &caller,
-        frames(screen, |d: &Document| d.frame.clone()),
+        listener,
+        vec![following(screen, |d: &Document| d.frame.clone())],
     ))
 }
 
@@ -529,13 +631,16 @@ async fn wallboard_events(
 ) -> Result<Response, ApiError> {
     require_supervisor(&state, &caller).await?;
     let lang = Lang::choose(query.lang.as_deref(), &headers);
-    let chart = frames(
-        state.floor.chart(),
+    let listener = Arc::new(Listener::default());
+    let floor = following(state.floor.follow_wallboard(&listener), |d: &Document| {
+        d.frame.clone()
+    });
+    let chart = following(
+        state.floor.follow_chart(&listener),
         move |(ko, en): &(Document, Document)| match lang {
             Lang::Ko => ko.frame.clone(),
             Lang::En => en.frame.clone(),
         },
     );
-    let floor = frames(state.floor.wallboard(), |d: &Document| d.frame.clone());
-    Ok(sse(&state, &caller, stream::select(floor, chart)))
+    Ok(sse(&state, &caller, listener, vec![floor, chart]))
 }
