@@ -236,7 +236,13 @@ pub async fn run(
     let mut timestamp: u32 = 0;
     let mut audio = greeting;
     let mut position = 0;
+    // Prompt frames every 20 ms, only while not bridged: a bridged call
+    // moves on the packets of its two legs alone, and a timer waking every
+    // bridged call 50 times a second would cost as much as the relay.
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The silence limit is looked at once a second, bridged or not.
+    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
     let mut buffer = [0u8; 2048];
     let mut last_event: Option<u32> = None;
     let mut heard = tokio::time::Instant::now();
@@ -249,13 +255,12 @@ pub async fn run(
     let mut settled = (0u64, 0u64);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {
+            _ = watchdog.tick() => {
                 if heard.elapsed() >= SILENCE_LIMIT {
                     return Ended::Silent;
                 }
-                if bridge.is_some() {
-                    continue;
-                }
+            }
+            _ = ticker.tick(), if bridge.is_none() => {
                 let mut packet = Vec::with_capacity(172);
                 packet.extend_from_slice(&[0x80, offer.payload]);
                 packet.extend_from_slice(&sequence.to_be_bytes());
@@ -339,7 +344,12 @@ pub async fn run(
                     bridge = Some((socket, remote));
                     agent_from = None;
                 }
-                Some(Control::Unbridge) => bridge = None,
+                Some(Control::Unbridge) => {
+                    bridge = None;
+                    // Prompts resume from now, not with the frames the
+                    // bridge skipped.
+                    ticker.reset();
+                }
                 Some(Control::Stop) | None => return Ended::Stopped,
             },
         }
