@@ -98,6 +98,12 @@ impl<T> Feed<T> {
         modified
     }
 
+    /// Whether anyone holds a receiver: a value nobody follows need not be
+    /// kept up to date.
+    pub fn is_followed(&self) -> bool {
+        self.value.receiver_count() > 0
+    }
+
     /// A receiver of the value (the current one counts as seen).
     pub fn subscribe(&self) -> watch::Receiver<T> {
         self.value.subscribe()

@@ -638,7 +638,9 @@ impl Floor {
         let mut guard = self.lock();
         let state = &mut *guard;
         if let Some(&agent) = state.agent_of.get(&user_id) {
-            return Ok(state.agents[agent.index()].screen.subscribe());
+            let receiver = state.agents[agent.index()].screen.subscribe();
+            state.render_desktop(agent, crate::now());
+            return Ok(receiver);
         }
         let mut held = Vec::new();
         for skill in skills {
@@ -677,9 +679,11 @@ impl Floor {
 
     /// The user's screen channel, if it has joined.
     pub fn screen(&self, user_id: Uuid) -> Option<watch::Receiver<Document>> {
-        let state = self.lock();
-        let agent = state.agent_of.get(&user_id)?;
-        Some(state.agents[agent.index()].screen.subscribe())
+        let mut state = self.lock();
+        let agent = *state.agent_of.get(&user_id)?;
+        let receiver = state.agents[agent.index()].screen.subscribe();
+        state.render_desktop(agent, crate::now());
+        Some(receiver)
     }
 
     /// The user's screen for a live stream woken through `listener` (the
@@ -689,9 +693,11 @@ impl Floor {
         user_id: Uuid,
         listener: &Arc<Listener>,
     ) -> Option<watch::Receiver<Document>> {
-        let state = self.lock();
-        let agent = state.agent_of.get(&user_id)?;
-        Some(state.agents[agent.index()].screen.follow(listener))
+        let mut state = self.lock();
+        let agent = *state.agent_of.get(&user_id)?;
+        let receiver = state.agents[agent.index()].screen.follow(listener);
+        state.render_desktop(agent, crate::now());
+        Some(receiver)
     }
 
     /// `available`, `break` or `offline`. Going available signs in, ends
@@ -1146,6 +1152,12 @@ impl FloorState {
             info.presence = presence;
             info.since = now;
         }
+        // A screen nobody follows (no desktop open) is not made: it is
+        // made when one subscribes. `fingerprint` always describes the
+        // published document.
+        if !self.agents[index].screen.is_followed() {
+            return;
+        }
         let fingerprint = self.agent_fingerprint(agent);
         if self.agents[index].fingerprint == fingerprint {
             return;
@@ -1427,25 +1439,44 @@ impl FloorState {
         .into_iter()
         .map(|s| (s, 0))
         .collect();
-        let mut agents = Vec::new();
+        // Written straight from typed rows, not through a `Value` tree: it
+        // lists every agent, and a floor of thousands renders it ten times
+        // a second. Fields in the order `json!` gave them (sorted).
+        #[derive(serde::Serialize)]
+        struct AgentRow<'a> {
+            name: &'a str,
+            presence: &'static str,
+            since: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Wallboard<'a> {
+            agents: Vec<AgentRow<'a>>,
+            agents_by_state: BTreeMap<&'static str, usize>,
+            day: String,
+            queues: Vec<serde_json::Value>,
+            server_time: String,
+            total: serde_json::Value,
+            version: u64,
+        }
+        let mut agents = Vec::with_capacity(self.agents.len());
         for info in &self.agents {
             *by_state.entry(presence_name(info.presence)).or_default() += 1;
-            agents.push(json!({
-                "name": info.name,
-                "presence": presence_name(info.presence),
-                "since": info.since.to_rfc3339(),
-            }));
+            agents.push(AgentRow {
+                name: &info.name,
+                presence: presence_name(info.presence),
+                since: info.since.to_rfc3339(),
+            });
         }
-        json!({
-            "version": self.version,
-            "server_time": now.to_rfc3339(),
-            "day": self.day.to_string(),
-            "queues": queues,
-            "total": total.figures(),
-            "agents_by_state": by_state,
-            "agents": agents,
+        serde_json::to_string(&Wallboard {
+            agents,
+            agents_by_state: by_state,
+            day: self.day.to_string(),
+            queues,
+            server_time: now.to_rfc3339(),
+            total: total.figures(),
+            version: self.version,
         })
-        .to_string()
+        .unwrap_or_else(|_| "{}".to_owned())
     }
 }
 

@@ -293,6 +293,9 @@ struct Shared {
     dialogs: HashMap<String, Dialog>,
     /// Agents' phones: SIP username → where it registered and until when.
     bindings: HashMap<String, Binding>,
+    /// The username of each user's latest binding (a call to an agent
+    /// finds its phone without scanning every binding).
+    binding_of_user: HashMap<Uuid, String>,
     /// The caller's Call-ID of each queued call's interaction.
     by_interaction: HashMap<Uuid, String>,
     /// Agent legs by their Call-ID.
@@ -345,10 +348,11 @@ impl SipServer {
     pub fn binding_of(&self, user_id: Uuid) -> Option<Binding> {
         let now = std::time::Instant::now();
         self.shared.lock().ok().and_then(|shared| {
+            let username = shared.binding_of_user.get(&user_id)?;
             shared
                 .bindings
-                .values()
-                .find(|b| b.user_id == user_id && b.expires_at > now)
+                .get(username)
+                .filter(|b| b.user_id == user_id && b.expires_at > now)
                 .cloned()
         })
     }
@@ -1309,7 +1313,13 @@ impl SipServer {
         if let Ok(mut shared) = self.shared.lock() {
             if expires == 0 {
                 shared.bindings.remove(&account.username);
+                if shared.binding_of_user.get(&account.user_id) == Some(&account.username) {
+                    shared.binding_of_user.remove(&account.user_id);
+                }
             } else {
+                shared
+                    .binding_of_user
+                    .insert(account.user_id, account.username.clone());
                 shared.bindings.insert(
                     account.username.clone(),
                     Binding {
