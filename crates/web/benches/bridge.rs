@@ -20,6 +20,10 @@
 //! sockets larger buffers for the run (`sysctl -w
 //! net.core.rmem_default=4194304`, then back to 212992).
 //!
+//! With `DASAN_BENCH_TALK_SECONDS=0` no audio is streamed and the run
+//! measures the call-setup rate through IVR, queue and bridge (each caller
+//! still waits 2 s after its digit, then hangs up).
+//!
 //! Run: `cargo bench -p dasan-web --bench bridge` (`DASAN_BENCH_CALLS`,
 //! default 1000; `DASAN_BENCH_RATE` calls per second, default 100;
 //! `DASAN_BENCH_TALK_SECONDS`, default 20; `DASAN_BENCH_WORKERS`, the
