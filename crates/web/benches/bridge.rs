@@ -275,6 +275,37 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
         "bridge: {calls} calls at {rate}/s, {talk_seconds} s of audio each: callers {callers:?}, phones {phones:?} (ok, successful, failed)"
     );
     println!("bridge: {answered} answered, peak {peak} calls bridged at once, {elapsed:.1} s");
+    // Each record's way through: outcomes, and for the answered, the time
+    // from the caller's INVITE to the agent's answer (IVR, digit, queue,
+    // the phone rung and answered).
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for record in &records {
+        *outcomes.entry(record.outcome.as_str()).or_default() += 1;
+    }
+    let mut setup: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r.answered_at.map(|at| at - r.started_at))
+        .collect();
+    setup.sort_unstable();
+    let at = |p: f64| {
+        setup
+            .get(((setup.len() as f64 * p).ceil() as usize).clamp(1, setup.len().max(1)) - 1)
+            .copied()
+            .unwrap_or(0)
+    };
+    let first = records.iter().map(|r| r.started_at).min().unwrap_or(0);
+    let last_answer = records
+        .iter()
+        .filter_map(|r| r.answered_at)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "bridge: outcomes {outcomes:?}; INVITE -> agent's answer p50 {} ms, p99 {} ms, max {} ms; {:.0} calls set up per second (first INVITE to last answer)",
+        at(0.50),
+        at(0.99),
+        setup.last().copied().unwrap_or(0),
+        answered as f64 * 1000.0 / (last_answer - first).max(1) as f64
+    );
     let counts = server.counts();
     println!(
         "bridge: phones rung {}, answered {}, missed {}; SIP messages dropped unsent {}; slowest datagram handled in {:.1} ms ({}), {} over 50 ms",
