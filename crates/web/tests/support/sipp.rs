@@ -72,12 +72,18 @@ pub fn spawn(target: SocketAddr, args: &[&str]) -> Run {
     if !args.contains(&"-p") {
         command.args(["-p", "0"]);
     }
-    // DASAN_SIPP_ERRORS=DIR keeps each run's unexpected messages there.
+    // DASAN_SIPP_ERRORS=DIR keeps each run's unexpected messages there,
+    // one file per SIPp.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     if let Ok(errors) = std::env::var("DASAN_SIPP_ERRORS") {
         command
             .arg("-trace_err")
             .arg("-error_file")
-            .arg(Path::new(&errors).join(format!("sipp-{}.log", std::process::id())))
+            .arg(Path::new(&errors).join(format!(
+                "sipp-{}-{}.log",
+                std::process::id(),
+                RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )))
             .current_dir(&errors);
     }
     let child = command.arg(target.to_string()).spawn().expect("sipp runs");
