@@ -308,6 +308,10 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
     );
     let counts = server.counts();
     println!(
+        "bridge: SIP INVITEs {}, queued {}, abandoned {}",
+        counts.invites, counts.queued, counts.abandoned
+    );
+    println!(
         "bridge: phones rung {}, answered {}, missed {}; SIP messages dropped unsent {}; slowest datagram handled in {:.1} ms ({}), {} over 50 ms",
         counts.agent_rings,
         counts.agent_answers,

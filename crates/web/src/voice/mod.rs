@@ -391,6 +391,12 @@ pub fn start(
     // peers' retransmissions.
     tokio::spawn(tokio::task::unconstrained(async move {
         tokio::pin!(closed);
+        // The first phone number parsed loads the numbering metadata (about
+        // 0.2 s). Inside the receive loop, at the first call, that held up every
+        // datagram behind it: at 1,000 calls a second the socket's buffer
+        // overflowed and early calls lost their keypad choice or got a second
+        // answer. Loaded here, before anything is received.
+        let _ = PhoneNumber::parse("010-2222-1200");
         let mut buffer = vec![0u8; 65_535];
         loop {
             tokio::select! {
