@@ -195,16 +195,16 @@ fn record_of(body: &str) -> Result<CallRecord> {
 
 /// Inserts a call record; the same call twice keeps the first.
 pub(crate) fn sqlite_record_call(conn: &Connection, record: &CallRecord) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO call_records (id, interaction_id, started_at, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO NOTHING",
-        params![
-            record.id.as_bytes().to_vec(),
-            record.interaction_id.map(|i| i.as_bytes().to_vec()),
-            record.started_at,
-            body_of(record)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        record.id.as_bytes().to_vec(),
+        record.interaction_id.map(|i| i.as_bytes().to_vec()),
+        record.started_at,
+        body_of(record)?
+    ])?;
     Ok(())
 }
 

@@ -280,7 +280,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Consultations waiting for the next group commit.
+    /// Consultations and call records waiting for the next group commit.
     pending: Mutex<Vec<PendingWrite>>,
     /// Per-citizen counts of the bulk batches committed since
     /// `begin_bulk_load` deferred `citizen_counts` (see `finish_bulk_load`).
@@ -297,40 +297,58 @@ struct BulkCitizens {
 /// `finish_bulk_load` recounts from the citizen index instead.
 const BULK_CITIZENS_LIMIT: usize = 50_000_000;
 
-/// One consultation waiting to be committed, and where to send the outcome
-/// (its `recorded_at`, or why it was refused).
-struct PendingWrite {
-    record: NewConsultation,
-    reply: tokio::sync::oneshot::Sender<Result<i64>>,
+/// One record waiting for the next group commit, and where to send the
+/// outcome (for a consultation its `recorded_at`; or why it was refused).
+enum PendingWrite {
+    Consultation {
+        record: NewConsultation,
+        reply: tokio::sync::oneshot::Sender<Result<i64>>,
+    },
+    Call {
+        record: Box<crate::sip::CallRecord>,
+        reply: tokio::sync::oneshot::Sender<Result<()>>,
+    },
 }
 
-/// Group commit: whoever holds the writer takes every consultation queued so
-/// far and commits them in one transaction, so one fsync acknowledges many
-/// concurrent requests. Each record has its own savepoint: a refused record
-/// (a duplicate id, say) is rolled back alone and the others still commit.
+/// Group commit: whoever holds the writer takes every record queued so far
+/// (consultations and call records) and commits them in one transaction, so
+/// one fsync acknowledges many concurrent requests. Each record has its own
+/// savepoint: a refused record (a duplicate id, say) is rolled back alone
+/// and the others still commit.
 fn commit_pending(conn: &mut Connection, batch: Vec<PendingWrite>) {
     let recorded_at = now_millis();
-    let mut outcomes: Vec<(PendingWrite, Result<i64>)> = Vec::with_capacity(batch.len());
+    let mut outcomes: Vec<(PendingWrite, Result<()>)> = Vec::with_capacity(batch.len());
     let committed = (|| -> Result<()> {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let settings = read_settings(&tx)?;
+        let mut settings = None;
         for write in batch {
             let outcome = (|| -> Result<()> {
                 let savepoint = tx.savepoint()?;
-                {
-                    let mut statement = savepoint.prepare_cached(INSERT_CONSULTATION)?;
-                    insert_consultation(&mut statement, &write.record, recorded_at)?;
+                match &write {
+                    PendingWrite::Consultation { record, .. } => {
+                        let settings = match settings {
+                            Some(settings) => settings,
+                            None => *settings.insert(read_settings(&savepoint)?),
+                        };
+                        {
+                            let mut statement = savepoint.prepare_cached(INSERT_CONSULTATION)?;
+                            insert_consultation(&mut statement, record, recorded_at)?;
+                        }
+                        let delta = rollup::Delta::of(
+                            settings.zone,
+                            std::slice::from_ref(record),
+                            !settings.citizens_stale,
+                        );
+                        apply_delta(&savepoint, &delta)?;
+                    }
+                    PendingWrite::Call { record, .. } => {
+                        crate::sip::sqlite_record_call(&savepoint, record)?;
+                    }
                 }
-                let delta = rollup::Delta::of(
-                    settings.zone,
-                    std::slice::from_ref(&write.record),
-                    !settings.citizens_stale,
-                );
-                apply_delta(&savepoint, &delta)?;
                 savepoint.commit()?;
                 Ok(())
             })();
-            outcomes.push((write, outcome.map(|()| recorded_at)));
+            outcomes.push((write, outcome));
         }
         tx.commit()?;
         Ok(())
@@ -341,7 +359,14 @@ fn commit_pending(conn: &mut Connection, batch: Vec<PendingWrite>) {
             (Err(error), _) => Err(StoreError::Database(format!("commit failed: {error}"))),
         };
         // The requester may have gone away; its record is stored regardless.
-        let _ = write.reply.send(outcome);
+        match write {
+            PendingWrite::Consultation { reply, .. } => {
+                let _ = reply.send(outcome.map(|()| recorded_at));
+            }
+            PendingWrite::Call { reply, .. } => {
+                let _ = reply.send(outcome);
+            }
+        }
     }
 }
 
@@ -1144,6 +1169,32 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// Queues `write` for the next group commit ([`commit_pending`]) and
+    /// makes sure one is coming: the task may find the queue already
+    /// drained by another writer that committed this record too; the reply
+    /// arrives either way.
+    fn commit_with_others(&self, write: PendingWrite) -> Result<()> {
+        self.inner
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Database("queue lock poisoned".into()))?
+            .push(write);
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut conn) = inner.writer.lock() else {
+                return;
+            };
+            let batch = match inner.pending.lock() {
+                Ok(mut pending) => std::mem::take(&mut *pending),
+                Err(_) => return,
+            };
+            if !batch.is_empty() {
+                commit_pending(&mut conn, batch);
+            }
+        });
+        Ok(())
+    }
+
     async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
@@ -1243,29 +1294,10 @@ impl Store for SqliteStore {
 
     async fn record_consultation(&self, record: &NewConsultation) -> Result<Consultation> {
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        self.inner
-            .pending
-            .lock()
-            .map_err(|_| StoreError::Database("queue lock poisoned".into()))?
-            .push(PendingWrite {
-                record: record.clone(),
-                reply,
-            });
-        let inner = self.inner.clone();
-        // The task may find the queue already drained by another writer that
-        // committed this record too; the reply arrives either way.
-        tokio::task::spawn_blocking(move || {
-            let Ok(mut conn) = inner.writer.lock() else {
-                return;
-            };
-            let batch = match inner.pending.lock() {
-                Ok(mut pending) => std::mem::take(&mut *pending),
-                Err(_) => return,
-            };
-            if !batch.is_empty() {
-                commit_pending(&mut conn, batch);
-            }
-        });
+        self.commit_with_others(PendingWrite::Consultation {
+            record: record.clone(),
+            reply,
+        })?;
         let recorded_at = outcome
             .await
             .map_err(|_| StoreError::Database("the writer stopped before answering".into()))??;
@@ -2377,9 +2409,14 @@ impl Store for SqliteStore {
     }
 
     async fn record_call(&self, record: &crate::sip::CallRecord) -> Result<()> {
-        let record = record.clone();
-        self.write(move |conn| crate::sip::sqlite_record_call(conn, &record))
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.commit_with_others(PendingWrite::Call {
+            record: Box::new(record.clone()),
+            reply,
+        })?;
+        outcome
             .await
+            .map_err(|_| StoreError::Database("the writer stopped before answering".into()))?
     }
 
     async fn calls(

@@ -1186,11 +1186,26 @@ async fn concurrent_writes_each_get_their_own_answer(store: &AnyStore) {
         })
         .collect();
     let mut writes = Vec::new();
-    for record in records.iter().cloned().chain([records[7].clone()]) {
-        let store = store.clone();
+    // Call records share the consultations' commits.
+    let calls: Vec<_> = (0..16u128)
+        .map(|n| call(1000 + n, None, base + n as i64))
+        .collect();
+    let mut call_writes = Vec::new();
+    for (n, record) in records
+        .iter()
+        .cloned()
+        .chain([records[7].clone()])
+        .enumerate()
+    {
+        let writer = store.clone();
         writes.push(tokio::spawn(async move {
-            store.record_consultation(&record).await
+            writer.record_consultation(&record).await
         }));
+        if let Some(call) = calls.get(n / 4).filter(|_| n % 4 == 0) {
+            let store = store.clone();
+            let call = call.clone();
+            call_writes.push(tokio::spawn(async move { store.record_call(&call).await }));
+        }
     }
     let mut ok = 0;
     let mut conflicts = 0;
@@ -1202,6 +1217,19 @@ async fn concurrent_writes_each_get_their_own_answer(store: &AnyStore) {
         }
     }
     assert_eq!((ok, conflicts), (64, 1));
+    for write in call_writes {
+        write.await.expect("task").expect("call stored");
+    }
+    // The same call again is harmless (the first is kept).
+    let mut repeat = calls[3].clone();
+    repeat.outcome = "failed".into();
+    store
+        .record_call(&repeat)
+        .await
+        .expect("a repeat is harmless");
+    let mut stored = store.calls(None, 100).await.expect("calls");
+    stored.sort_by_key(|c| c.id);
+    assert_eq!(stored, calls, "every call kept, once, as first written");
     assert_eq!(store.count_consultations().await.expect("count"), 64);
     for record in &records {
         let read = store
@@ -1988,9 +2016,9 @@ async fn sip_accounts_are_set_replaced_and_read(store: &AnyStore) {
     );
 }
 
-async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyStore) {
-    use dasan_store::sip::CallRecord;
-    let call = |n: u128, interaction: Option<u128>, started_at: i64| CallRecord {
+/// A finished call's record (answered when it has an interaction).
+fn call(n: u128, interaction: Option<u128>, started_at: i64) -> dasan_store::sip::CallRecord {
+    dasan_store::sip::CallRecord {
         id: uuid::Uuid::from_u128(n),
         interaction_id: interaction.map(uuid::Uuid::from_u128),
         caller: Some("+821022221200".into()),
@@ -2014,7 +2042,10 @@ async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyS
         lost_from_caller: 0,
         lost_from_agent: 10,
         survey_score: None,
-    };
+    }
+}
+
+async fn call_records_are_kept_once_newest_first_and_by_interaction(store: &AnyStore) {
     let first = call(1, Some(100), 1_000_000);
     let second = call(2, None, 2_000_000);
     store.record_call(&first).await.expect("stored");
