@@ -164,6 +164,9 @@ struct Interaction {
     contact: ContactId,
     channel: Channel,
     citizen_phone: PhoneNumber,
+    /// The number as people read it (formatting it takes libphonenumber's
+    /// patterns: done once, before the floor is locked).
+    citizen_phone_display: String,
     category: Option<CategoryCode>,
     required_skills: Vec<Skill>,
     priority: u8,
@@ -498,6 +501,13 @@ impl Floor {
     /// Queues a contact. Answers its view (`queued`, or already `offered`
     /// if an agent was free).
     pub fn add_interaction(&self, new: NewInteraction) -> Result<InteractionView, FloorError> {
+        // A citizen who gave no number (an anonymous video caller) shows
+        // none.
+        let citizen_phone_display = if new.citizen_phone.is_unknown() {
+            String::new()
+        } else {
+            new.citizen_phone.display()
+        };
         let mut guard = self.lock();
         let state = &mut *guard;
         if state.open >= state.config.max_open_interactions {
@@ -524,6 +534,7 @@ impl Floor {
                 contact,
                 channel: new.channel,
                 citizen_phone: new.citizen_phone,
+                citizen_phone_display,
                 category: new.category,
                 required_skills: new.required_skills,
                 priority: new.priority,
@@ -1003,13 +1014,19 @@ impl Floor {
     /// The wallboard's channel (JSON snapshots, at most one per
     /// [`WALLBOARD_EVERY`]).
     pub fn wallboard(&self) -> watch::Receiver<Document> {
-        self.inner.wallboard.subscribe()
+        let receiver = self.inner.wallboard.subscribe();
+        // Nobody following, the task leaves it behind: bring it up to date.
+        self.render_wallboard();
+        receiver
     }
 
     /// The wallboard for a live stream woken through `listener` (the
     /// current document is its first event).
     pub fn follow_wallboard(&self, listener: &Arc<Listener>) -> watch::Receiver<Document> {
-        self.inner.wallboard.follow(listener)
+        let receiver = self.inner.wallboard.follow(listener);
+        // Nobody following, the task leaves it behind: bring it up to date.
+        self.render_wallboard();
+        receiver
     }
 
     /// The chart for a live stream woken through `listener`.
@@ -1299,11 +1316,7 @@ impl FloorState {
             } else {
                 i.citizen_phone.e164().to_owned()
             },
-            citizen_phone_display: if i.citizen_phone.is_unknown() {
-                String::new()
-            } else {
-                i.citizen_phone.display()
-            },
+            citizen_phone_display: i.citizen_phone_display.clone(),
             category: i.category.as_ref().map(ToString::to_string),
             required_skills: i.required_skills.iter().map(Skill::as_string).collect(),
             priority: i.priority,
@@ -1561,7 +1574,11 @@ async fn wallboard_task(floor: Weak<Inner>, dirty: Arc<Notify>) {
         let Some(inner) = floor.upgrade() else {
             return;
         };
-        Floor { inner }.render_wallboard();
+        // A wallboard nobody follows is not made (it lists every agent); the
+        // first to follow renders it.
+        if inner.wallboard.is_followed() {
+            Floor { inner }.render_wallboard();
+        }
         tokio::time::sleep(WALLBOARD_EVERY).await;
     }
 }
