@@ -366,6 +366,7 @@ pub fn start(
     closed: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> SipServer {
     crate::observability::install();
+    grow_receive_buffer(&socket);
     let server = SipServer {
         socket: Arc::new(socket),
         shared: Arc::new(Mutex::new(Shared::default())),
@@ -425,6 +426,33 @@ pub fn start(
         }
     }));
     server
+}
+
+/// What the SIP socket's receive buffer is asked to hold: about half a
+/// second of datagrams at 1,000 calls a second. Linux's default (208 KiB,
+/// a few hundred datagrams) overflows behind a stall of 30 ms at that
+/// rate, and every datagram lost there comes back as a retransmission.
+pub const SIP_RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Grows the SIP socket's receive buffer to [`SIP_RECEIVE_BUFFER`]: past
+/// `net.core.rmem_max` when the process may (`CAP_NET_ADMIN`), else up to
+/// it. Logs the size obtained.
+fn grow_receive_buffer(socket: &UdpSocket) {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &SIP_RECEIVE_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &SIP_RECEIVE_BUFFER);
+    }
+    // Linux reports twice the size asked (its bookkeeping share included).
+    let got = getsockopt(socket, sockopt::RcvBuf).unwrap_or(0) / 2;
+    if got < SIP_RECEIVE_BUFFER {
+        tracing::warn!(
+            bytes = got,
+            wanted = SIP_RECEIVE_BUFFER,
+            "sip: the receive buffer is small for bursts of calls; raise net.core.rmem_max"
+        );
+    } else {
+        tracing::info!(bytes = got, "sip: receive buffer");
+    }
 }
 
 /// The first word of a datagram and, for a response, its code and the
@@ -1352,6 +1380,36 @@ impl SipServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_sip_socket_gets_a_receive_buffer_for_bursts() {
+        use nix::sys::socket::{getsockopt, sockopt};
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let before = getsockopt(&socket, sockopt::RcvBuf).expect("read") / 2;
+        grow_receive_buffer(&socket);
+        let after = getsockopt(&socket, sockopt::RcvBuf).expect("read") / 2;
+        let limit: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        // As root (CAP_NET_ADMIN) past the system's limit; else up to it.
+        let root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+                Some(line.split_whitespace().nth(2)? == "0")
+            })
+            .unwrap_or(false);
+        let expected = if root {
+            SIP_RECEIVE_BUFFER
+        } else {
+            SIP_RECEIVE_BUFFER.min(limit).max(before)
+        };
+        assert!(
+            after >= expected,
+            "receive buffer {after} bytes (was {before}, limit {limit}, root {root})"
+        );
+    }
 
     #[test]
     fn digest_credentials_parse_and_rfc_2617s_example_holds() {
