@@ -50,8 +50,9 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// CPU seconds this process has used (user + system).
-fn cpu_seconds() -> f64 {
+/// CPU seconds this process has used (user + system), and those of its
+/// children waited for (the SIPps).
+fn cpu_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -63,7 +64,10 @@ fn cpu_seconds() -> f64 {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) / 100.0
+    (
+        (ticks(11) + ticks(12)) / 100.0,
+        (ticks(13) + ticks(14)) / 100.0,
+    )
 }
 
 /// Registers `agent0`..`agentN-1` from `port` (where the phones' SIPp will
@@ -253,7 +257,8 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu_after = cpu_seconds();
+    let (cpu, sipp_cpu) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     // The records are written as the callers' legs end.
     let mut records = Vec::new();
     for _ in 0..100 {
@@ -279,8 +284,10 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
     // from the caller's INVITE to the agent's answer (IVR, digit, queue,
     // the phone rung and answered).
     let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    let mut ended_by = std::collections::BTreeMap::<&str, usize>::new();
     for record in &records {
         *outcomes.entry(record.outcome.as_str()).or_default() += 1;
+        *ended_by.entry(record.ended_by.as_str()).or_default() += 1;
     }
     let mut setup: Vec<i64> = records
         .iter()
@@ -300,7 +307,7 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
         .max()
         .unwrap_or(0);
     println!(
-        "bridge: outcomes {outcomes:?}; INVITE -> agent's answer p50 {} ms, p99 {} ms, max {} ms; {:.0} calls set up per second (first INVITE to last answer)",
+        "bridge: outcomes {outcomes:?}, ended by {ended_by:?}; INVITE -> agent's answer p50 {} ms, p99 {} ms, max {} ms; {:.0} calls set up per second (first INVITE to last answer)",
         at(0.50),
         at(0.99),
         setup.last().copied().unwrap_or(0),
@@ -331,5 +338,9 @@ async fn run(calls: u64, rate: u64, talk_seconds: u64) {
         100.0 * cpu / elapsed,
         from_caller + from_agent,
         1e6 * cpu / (from_caller + from_agent).max(1) as f64
+    );
+    println!(
+        "bridge: the two SIPps used {sipp_cpu:.1} CPU seconds; Dasan {:.0} µs of CPU per call",
+        1e6 * cpu / calls.max(1) as f64
     );
 }
