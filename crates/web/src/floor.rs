@@ -164,9 +164,10 @@ struct Interaction {
     contact: ContactId,
     channel: Channel,
     citizen_phone: PhoneNumber,
-    /// The number as people read it (formatting it takes libphonenumber's
-    /// patterns: done once, before the floor is locked).
-    citizen_phone_display: String,
+    /// The number as people read it: formatting it takes libphonenumber's
+    /// patterns, so it is done once, when first shown (or before the floor
+    /// is locked, by `add_interaction`).
+    citizen_phone_display: std::sync::OnceLock<String>,
     category: Option<CategoryCode>,
     required_skills: Vec<Skill>,
     priority: u8,
@@ -386,6 +387,16 @@ fn timestamp(time: Time) -> Timestamp {
         .unwrap_or_else(|_| crate::now())
 }
 
+/// A number as people read it; none for a citizen who gave none (an
+/// anonymous video caller).
+fn phone_display(phone: &PhoneNumber) -> String {
+    if phone.is_unknown() {
+        String::new()
+    } else {
+        phone.display()
+    }
+}
+
 fn presence_name(presence: Presence) -> &'static str {
     match presence {
         Presence::Offline => "offline",
@@ -501,15 +512,27 @@ impl Floor {
     /// Queues a contact. Answers its view (`queued`, or already `offered`
     /// if an agent was free).
     pub fn add_interaction(&self, new: NewInteraction) -> Result<InteractionView, FloorError> {
-        // A citizen who gave no number (an anonymous video caller) shows
-        // none.
-        let citizen_phone_display = if new.citizen_phone.is_unknown() {
-            String::new()
-        } else {
-            new.citizen_phone.display()
-        };
+        let display = std::sync::OnceLock::new();
+        let _ = display.set(phone_display(&new.citizen_phone));
         let mut guard = self.lock();
-        let state = &mut *guard;
+        let id = self.add_locked(&mut guard, new, display)?;
+        Ok(guard.view(&guard.interactions[&id]))
+    }
+
+    /// Queues a contact, like [`Floor::add_interaction`], for a caller that
+    /// needs only its id (no view is made).
+    pub fn queue_interaction(&self, new: NewInteraction) -> Result<Uuid, FloorError> {
+        let mut guard = self.lock();
+        self.add_locked(&mut guard, new, std::sync::OnceLock::new())
+    }
+
+    fn add_locked(
+        &self,
+        guard: &mut MutexGuard<'_, FloorState>,
+        new: NewInteraction,
+        citizen_phone_display: std::sync::OnceLock<String>,
+    ) -> Result<Uuid, FloorError> {
+        let state = &mut **guard;
         if state.open >= state.config.max_open_interactions {
             return Err(FloorError::Full("too many open interactions"));
         }
@@ -574,7 +597,7 @@ impl Floor {
             }
             return Err(error);
         }
-        Ok(state.view(&state.interactions[&id]))
+        Ok(id)
     }
 
     fn queue_for(
@@ -1316,7 +1339,10 @@ impl FloorState {
             } else {
                 i.citizen_phone.e164().to_owned()
             },
-            citizen_phone_display: i.citizen_phone_display.clone(),
+            citizen_phone_display: i
+                .citizen_phone_display
+                .get_or_init(|| phone_display(&i.citizen_phone))
+                .clone(),
             category: i.category.as_ref().map(ToString::to_string),
             required_skills: i.required_skills.iter().map(Skill::as_string).collect(),
             priority: i.priority,
