@@ -428,10 +428,12 @@ pub fn start(
     server
 }
 
-/// What the SIP socket's receive buffer is asked to hold: about half a
-/// second of datagrams at 1,000 calls a second. Linux's default (208 KiB,
-/// a few hundred datagrams) overflows behind a stall of 30 ms at that
-/// rate, and every datagram lost there comes back as a retransmission.
+/// What the SIP socket's receive buffer is asked to hold: about two
+/// seconds of datagrams at 1,000 calls a second (the process stopped for
+/// one second in the bridge benchmark found 3.9 MB queued, none dropped).
+/// Linux's default (208 KiB) overflows behind a stall of some 50 ms at
+/// that rate, and every datagram lost there comes back as a
+/// retransmission.
 pub const SIP_RECEIVE_BUFFER: usize = 8 << 20;
 
 /// Grows the SIP socket's receive buffer to [`SIP_RECEIVE_BUFFER`]: past
