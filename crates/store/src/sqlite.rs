@@ -1194,13 +1194,19 @@ impl SqliteStore {
     /// drained by another writer that committed this record too; the reply
     /// arrives either way.
     fn commit_with_others(&self, write: PendingWrite) -> Result<()> {
+        self.queue_write(write)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || drain_pending(&inner));
+        Ok(())
+    }
+
+    /// Adds `write` to the records waiting for the next group commit.
+    fn queue_write(&self, write: PendingWrite) -> Result<()> {
         self.inner
             .pending
             .lock()
             .map_err(|_| StoreError::Database("queue lock poisoned".into()))?
             .push(write);
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || drain_pending(&inner));
         Ok(())
     }
 
@@ -2419,14 +2425,10 @@ impl Store for SqliteStore {
 
     async fn record_call(&self, record: &crate::sip::CallRecord) -> Result<()> {
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        self.inner
-            .pending
-            .lock()
-            .map_err(|_| StoreError::Database("queue lock poisoned".into()))?
-            .push(PendingWrite::Call {
-                record: Box::new(record.clone()),
-                reply,
-            });
+        self.queue_write(PendingWrite::Call {
+            record: Box::new(record.clone()),
+            reply,
+        })?;
         // Nobody is waiting on the phone for a call's record: it lingers
         // so that the records of many calls ending together share a
         // commit (at 1,000 calls a second, one fsync each was most of the

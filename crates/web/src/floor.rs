@@ -1038,8 +1038,7 @@ impl Floor {
     /// [`WALLBOARD_EVERY`]).
     pub fn wallboard(&self) -> watch::Receiver<Document> {
         let receiver = self.inner.wallboard.subscribe();
-        // Nobody following, the task leaves it behind: bring it up to date.
-        self.render_wallboard();
+        self.catch_up_wallboard();
         receiver
     }
 
@@ -1047,9 +1046,21 @@ impl Floor {
     /// current document is its first event).
     pub fn follow_wallboard(&self, listener: &Arc<Listener>) -> watch::Receiver<Document> {
         let receiver = self.inner.wallboard.follow(listener);
-        // Nobody following, the task leaves it behind: bring it up to date.
-        self.render_wallboard();
+        self.catch_up_wallboard();
         receiver
+    }
+
+    /// Renders the wallboard if the published one shows an older floor:
+    /// with nobody following, the wallboard task leaves it behind.
+    fn catch_up_wallboard(&self) {
+        let version = self.lock().version;
+        let published = self
+            .inner
+            .wallboard_version
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if version + 1 > published {
+            self.render_wallboard();
+        }
     }
 
     /// The chart for a live stream woken through `listener`.

@@ -686,6 +686,7 @@ async fn a_signing_agent_relays_a_voice_call_to_a_public_office() {
 
     // A second relay: the agent hangs up from the desktop while the phone
     // still rings; it is cancelled (SIPp checks CANCEL, 487 and the ACK).
+    let rings_before = center.server.counts().relay_rings;
     let ringing = spawn(
         center.sip,
         &[
@@ -719,7 +720,17 @@ async fn a_signing_agent_relays_a_voice_call_to_a_public_office() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(placed, "the second relay is placed");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Hang up once the phone rings (its SIPp may still be starting when
+    // the INVITE first goes out; Dasan retransmits it until then).
+    let mut rang = false;
+    for _ in 0..200 {
+        if center.server.counts().relay_rings > rings_before {
+            rang = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rang, "the agent's phone rings");
     let (status, body) = send(
         &center.app,
         Some(&lee),

@@ -266,6 +266,9 @@ pub struct SipCounts {
     pub agent_rings: u64,
     pub agent_answers: u64,
     pub agent_misses: u64,
+    /// Relay calls' phones (the signing agent's, then the office) that
+    /// said they ring (a first provisional answer).
+    pub relay_rings: u64,
     /// Calls bridged to an agent whose legs have both ended.
     pub bridged: u64,
     pub answered: u64,

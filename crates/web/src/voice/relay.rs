@@ -280,10 +280,15 @@ impl SipServer {
             100..=199 => {
                 let cancel = self.shared.lock().ok().and_then(|mut shared| {
                     let leg = shared.relay_legs.get_mut(call_id)?;
+                    let first = !leg.provisional;
                     leg.provisional = true;
-                    (leg.state == RelayState::CancelPending).then(|| {
+                    let cancel = (leg.state == RelayState::CancelPending).then(|| {
                         leg.state = RelayState::Calling;
-                    })
+                    });
+                    if first {
+                        shared.counts.relay_rings += 1;
+                    }
+                    cancel
                 });
                 if cancel.is_some() {
                     self.hang_up_leg(call_id).await;
